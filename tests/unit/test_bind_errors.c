@@ -738,7 +738,7 @@ static void test_errno_conflict(void **st)
 		/* a TCP and a UDP socket never conflict (1.1) */
 		st_sock *o = h_sock(&e, protos[i] == ST_TCP ? ST_UDP : ST_TCP, ST_AF_INET, H_UID);
 		H_RC(&e, h_bind(&e, o, "127.0.0.1:5000"), 0);
-		/* and the first binder keeps its port when closed the port frees */
+		/* closing the owner frees the port */
 		h_close(&e, a);
 		H_RC(&e, h_bind(&e, c, "127.0.0.1:5000"), 0);
 		h_env_done(&e);
