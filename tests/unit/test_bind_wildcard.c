@@ -178,6 +178,8 @@ static void test_wildcard_case(void **state)
 			off += (size_t)snprintf(msg + off, sizeof msg - off, "\n      %s%s",
 						detail[i], got[i] != want[i] ? "   <-- wrong" : "");
 		h_ctx(&e, "%s", c->name);
+		e.last[0] = '\0';
+		e.ex_valid = false;
 		H_FAIL(&e, "%s", msg);
 	}
 

@@ -100,6 +100,8 @@ static void x7_uid_case(const char *ctx, unsigned flags, int want)
 	h_flags(&e, b, flags);
 	H_RC(&e, h_bind(&e, a, "127.0.0.1:7000"), 0);
 	H_RC(&e, h_bind(&e, b, "127.0.0.1:7000"), want);
+	H_NAME(&e, a, "127.0.0.1:7000");
+	H_NAME(&e, b, want == 0 ? "127.0.0.1:7000" : "0.0.0.0:0");
 	h_env_done(&e);
 }
 
