@@ -1,0 +1,75 @@
+/*
+ * alloc.c - the core's only allocator, with a failure-injection countdown.
+ *
+ * Rule 8 says a failing call changes nothing.  The only way to believe
+ * that is to make every allocation inside a call fail in turn and look at
+ * the state afterwards, so every allocation in the core comes through
+ * here and a test can arm "the Nth allocation from now returns NULL".
+ * The counter it hands back (allocations since the last arming) tells the
+ * test when N has gone past the last allocation the call makes, which is
+ * how an exhaustive "fail each one" loop knows to stop.
+ *
+ * Deliberately simple: two globals, no locking.  The core is single-
+ * threaded per st_net and tests arm the countdown from one thread; making
+ * this thread-safe would need atomics and a per-thread notion of "the
+ * Nth", which no test wants.  Zero-byte requests are rounded up to one so
+ * that NULL always means "failed" (malloc(0) may legally return NULL, and
+ * realloc(p, 0) may free p, which would break "a failed realloc leaves the
+ * old block intact").
+ */
+#include "alloc.h"
+
+#include <stdlib.h>
+
+static uint64_t fail_countdown; /* 0 = disarmed; 1 = the next one fails */
+static uint64_t alloc_count;    /* attempts since the last st_alloc_fail_at */
+
+/* Counts one attempt; true when this attempt is the one chosen to fail. */
+static int should_fail(void)
+{
+	alloc_count++;
+	if (fail_countdown == 0)
+		return 0;
+	if (--fail_countdown == 0)
+		return 1;
+	return 0;
+}
+
+void *st_malloc(size_t n)
+{
+	if (should_fail())
+		return NULL;
+	return malloc(n ? n : 1);
+}
+
+void *st_calloc(size_t nmemb, size_t size)
+{
+	if (should_fail())
+		return NULL;
+	if (nmemb == 0 || size == 0)
+		nmemb = size = 1;
+	return calloc(nmemb, size);
+}
+
+void *st_realloc(void *p, size_t n)
+{
+	/* Returning NULL without touching p is exactly realloc's own
+	 * failure contract, so callers need no special case for injection. */
+	if (should_fail())
+		return NULL;
+	return realloc(p, n ? n : 1);
+}
+
+void st_free(void *p)
+{
+	free(p);
+}
+
+uint64_t st_alloc_fail_at(uint64_t n)
+{
+	uint64_t seen = alloc_count;
+
+	alloc_count = 0;
+	fail_countdown = n;
+	return seen;
+}

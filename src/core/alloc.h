@@ -1,0 +1,23 @@
+/*
+ * alloc.h - the one door through which the core allocates.
+ *
+ * Every allocation goes through st_malloc/st_calloc/st_realloc so that a
+ * test build can make the Nth allocation fail (st_alloc_fail_at) and check
+ * that the failing call changed nothing (rule 8: failures change nothing).
+ */
+#ifndef SOCKTAB_ALLOC_H
+#define SOCKTAB_ALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *st_malloc(size_t n);
+void *st_calloc(size_t nmemb, size_t size);
+void *st_realloc(void *p, size_t n);
+void st_free(void *p);
+
+/* Test hook: the allocation numbered `n` from now (1 = the next one) fails;
+ * 0 disables.  Returns how many allocations happened since the last call. */
+uint64_t st_alloc_fail_at(uint64_t n);
+
+#endif

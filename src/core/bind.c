@@ -1,0 +1,811 @@
+/*
+ * bind.c - bind(), listen(), socket options, close: how a socket comes to
+ * hold a port and how it lets go.
+ *
+ * The argument checks run in Linux's order for each family (B1-B18)
+ * because the order is visible: an unprivileged bind of 192.0.2.1:80 is
+ * EADDRNOTAVAIL over IPv4 but EACCES over IPv6.  Then get_port() decides:
+ * for TCP the fast caches first (B-T9), then the conflict counters
+ * (ports.c); for UDP the first relevant owner (B-U4).  A socket that gets
+ * a port is linked into every table in one step (port_take), after all
+ * memory it needs has been reserved, so that any failure leaves nothing
+ * behind.
+ *
+ * Port 0 is chosen as the kernel chooses it: TCP tries odd offsets first
+ * over an even-rounded range, the lower half first with SO_REUSEADDR, and
+ * never shares with an overlapping owner (P-T1..P-T6); UDP picks a random
+ * start and may share with compatible owners (P-U1..P-U3).
+ */
+#include "net_internal.h"
+
+#include <stdio.h>
+
+int st_sock_init(st_net *net, st_sock *sk, int proto, int family, uint32_t uid)
+{
+	if (!net || !sk)
+		return -EINVAL;
+	if (family != ST_AF_INET && family != ST_AF_INET6)
+		return -EAFNOSUPPORT;
+	if (proto != ST_TCP && proto != ST_UDP)
+		return -EPROTONOSUPPORT;
+	memset(sk, 0, sizeof(*sk));
+	sk->proto = (uint8_t)proto;
+	sk->family = (uint8_t)family;
+	sk->uid = uid;
+	sk->state = ST_CLOSE;
+	sk->laddr = sock_unbound_addr(sk);
+	sk->raddr = sk->laddr;
+	if (family == ST_AF_INET6 && st_conf_get(st_net_conf(net), ST_SYSCTL_IPV6_BINDV6ONLY))
+		sk->flags |= ST_F_V6ONLY;
+	return 0;
+}
+
+static bool has_cap(const st_cred *c, uint32_t cap)
+{
+	return c && (c->caps & cap);
+}
+
+/* Re-count a hashed owner around a change of flags or state. */
+static void recount_begin(st_net *net, st_sock *sk)
+{
+	if (sk_has(sk, ST_F_HASHED))
+		owner_uncount(net, sk);
+}
+
+static void recount_end(st_net *net, st_sock *sk)
+{
+	if (sk_has(sk, ST_F_HASHED))
+		owner_count(net, sk);
+}
+
+static void set_flag(st_sock *sk, uint32_t f, bool on)
+{
+	if (on)
+		sk->flags |= f;
+	else
+		sk->flags &= ~f;
+}
+
+int st_setsockopt(st_net *net, st_sock *sk, st_opt opt, uint32_t value, const st_cred *cred)
+{
+	if (!net || !sk)
+		return -EINVAL;
+	bool on = value != 0;
+	switch (opt) {
+	case ST_SO_REUSEADDR:
+	case ST_SO_REUSEPORT:
+		recount_begin(net, sk);
+		set_flag(sk, opt == ST_SO_REUSEADDR ? ST_F_REUSEADDR : ST_F_REUSEPORT, on);
+		recount_end(net, sk);
+		if (opt == ST_SO_REUSEADDR && sk_has(sk, ST_F_LHASHED))
+			chain_reclass(net, sk);
+		return 0;
+	case ST_IPV6_V6ONLY:
+		if (sk->family != ST_AF_INET6)
+			return -ENOPROTOOPT;
+		if (sk->lport || sk_has(sk, ST_F_HASHED))
+			return -EINVAL;
+		set_flag(sk, ST_F_V6ONLY, on);
+		return 0;
+	case ST_SO_BROADCAST:
+		set_flag(sk, ST_F_BROADCAST, on);
+		return 0;
+	case ST_SO_BINDTODEVICE: {
+		int32_t dev = (int32_t)value;
+		if (dev < 0 || (dev && !st_conf_device_exists(st_net_conf(net), dev)))
+			return -ENODEV;
+		/* Changing an existing binding needs CAP_NET_RAW (sock_bindtoindex). */
+		if (sk->dev && !has_cap(cred, ST_CAP_NET_RAW))
+			return -EPERM;
+		if (sk_has(sk, ST_F_HASHED) || sk_has(sk, ST_F_LHASHED) || sk_has(sk, ST_F_EHASHED)) {
+			/* The kernel re-reads the device at lookup time; the
+			 * tables here are keyed by it, so re-link. */
+			if (dev == sk->dev)
+				return 0;
+			st_owner_prep p;
+			int err = 0;
+			if (sk_has(sk, ST_F_HASHED)) {
+				st_sock tmp = *sk;
+				tmp.dev = dev;
+				err = owner_prepare(net, &tmp, sk->proto, sk->lport, sk->kind, &sk->laddr,
+						    dev, &p);
+				if (err)
+					return err;
+			}
+			struct st_chain *c = NULL;
+			bool cc = false;
+			if (sk_has(sk, ST_F_LHASHED)) {
+				st_sock tmp = *sk;
+				tmp.dev = dev;
+				err = chain_prepare(net, &tmp, &c, &cc);
+				if (err) {
+					if (sk_has(sk, ST_F_HASHED))
+						owner_abort(net, &p);
+					return err;
+				}
+			}
+			bool lh = sk_has(sk, ST_F_LHASHED);
+			int64_t pos = sk->chain_pos;
+			if (lh)
+				chain_unlink(net, sk);
+			if (sk_has(sk, ST_F_HASHED))
+				owner_move(net, sk, &sk->laddr, sk->kind, dev, &p);
+			sk->dev = dev;
+			if (lh) {
+				chain_link(net, sk, c, false);
+				sk->chain_pos = pos;
+			}
+			return 0;
+		}
+		sk->dev = dev;
+		return 0;
+	}
+	case ST_IP_FREEBIND:
+		set_flag(sk, ST_F_FREEBIND, on);
+		return 0;
+	case ST_IP_TRANSPARENT:
+		if (!has_cap(cred, ST_CAP_NET_ADMIN) && !has_cap(cred, ST_CAP_NET_RAW))
+			return -EPERM;
+		set_flag(sk, ST_F_TRANSPARENT, on);
+		return 0;
+	case ST_IP_BIND_ADDRESS_NO_PORT:
+		set_flag(sk, ST_F_BIND_NO_PORT, on);
+		return 0;
+	case ST_IP_LOCAL_PORT_RANGE: {
+		uint32_t lo = value & 0xffff, hi = value >> 16;
+		if (lo && hi && lo > hi)
+			return -EINVAL;
+		sk->port_range = value;
+		return 0;
+	}
+	default:
+		return -ENOPROTOOPT;
+	}
+}
+
+int st_getsockopt(const st_net *net, const st_sock *sk, st_opt opt, uint32_t *value_out)
+{
+	if (!net || !sk || !value_out)
+		return -EINVAL;
+	uint32_t v;
+	switch (opt) {
+	case ST_SO_REUSEADDR: v = sk_has(sk, ST_F_REUSEADDR); break;
+	case ST_SO_REUSEPORT: v = sk_has(sk, ST_F_REUSEPORT); break;
+	case ST_IPV6_V6ONLY:
+		if (sk->family != ST_AF_INET6)
+			return -ENOPROTOOPT;
+		v = sk_has(sk, ST_F_V6ONLY);
+		break;
+	case ST_SO_BROADCAST: v = sk_has(sk, ST_F_BROADCAST); break;
+	case ST_SO_BINDTODEVICE: v = (uint32_t)sk->dev; break;
+	case ST_IP_FREEBIND: v = sk_has(sk, ST_F_FREEBIND); break;
+	case ST_IP_TRANSPARENT: v = sk_has(sk, ST_F_TRANSPARENT); break;
+	case ST_IP_BIND_ADDRESS_NO_PORT: v = sk_has(sk, ST_F_BIND_NO_PORT); break;
+	case ST_IP_LOCAL_PORT_RANGE: v = sk->port_range; break;
+	default: return -ENOPROTOOPT;
+	}
+	*value_out = v;
+	return 0;
+}
+
+/* The socket's effective port range: the netns range narrowed by
+ * IP_LOCAL_PORT_RANGE (P-5).  Returns true when the option narrowed it. */
+static bool port_range(const st_net *net, const st_sock *sk, int *lo, int *hi)
+{
+	st_conf_port_range(st_net_conf_c(net), lo, hi);
+	uint32_t slo = sk->port_range & 0xffff, shi = sk->port_range >> 16;
+	bool local = false;
+	if (slo && (int)slo >= *lo && (int)slo <= *hi) {
+		*lo = (int)slo;
+		local = true;
+	}
+	if (shi && (int)shi >= *lo && (int)shi <= *hi) {
+		*hi = (int)shi;
+		local = true;
+	}
+	return local;
+}
+
+/* Take `port` for sk at address a (kind), linking it everywhere.  For UDP
+ * sockets this includes the lookup chain and the reuseport group. */
+int port_take(st_net *net, st_sock *sk, uint16_t port, int kind, const st_addr *a,
+	      bool connect_bind)
+{
+	st_owner_prep p;
+	int err = owner_prepare(net, sk, sk->proto, port, kind, a, sk->dev, &p);
+	if (err)
+		return err;
+	struct st_chain *c = NULL;
+	bool cc = false;
+	struct st_rpgroup *g = NULL;
+	bool gc = false;
+	st_sock tmp = *sk;
+	tmp.lport = port;
+	tmp.kind = (uint8_t)kind;
+	tmp.laddr = *a;
+	if (sk->proto == ST_UDP) {
+		err = chain_prepare(net, &tmp, &c, &cc);
+		if (!err && sk_has(sk, ST_F_REUSEPORT)) {
+			err = rp_prepare(net, &tmp, &g, &gc);
+			if (err)
+				chain_abort(net, c, cc);
+		}
+		if (err) {
+			owner_abort(net, &p);
+			return err;
+		}
+	}
+	sk->lport = port;
+	sk->kind = (uint8_t)kind;
+	sk->laddr = *a;
+	if (connect_bind)
+		sk->flags |= ST_F_CONNECT_BIND;
+	owner_link(net, sk, &p);
+	if (sk->proto == ST_UDP) {
+		bool tail = sk->family == ST_AF_INET6 && sk_has(sk, ST_F_REUSEPORT);
+		chain_link(net, sk, c, tail);
+		if (g)
+			rp_join(net, sk, g);
+	}
+	return 0;
+}
+
+void port_release(st_net *net, st_sock *sk)
+{
+	rp_leave(net, sk);
+	if (sk_has(sk, ST_F_LHASHED))
+		chain_unlink(net, sk);
+	if (sk_has(sk, ST_F_HASHED))
+		owner_unlink(net, sk);
+	sk->flags &= ~ST_F_CONNECT_BIND;
+}
+
+/* ---- TCP get_port ------------------------------------------------------ */
+
+static bool reserved(const st_net *net, int port)
+{
+	return st_net_port_is_reserved(net, (uint16_t)port);
+}
+
+/* inet_csk_find_open_port: returns 0 and the port, or -EADDRINUSE. */
+int tcp_find_open_port(st_net *net, st_sock *sk, int kind, const st_addr *a, uint16_t *port_out)
+{
+	bool relax = false;
+again:;
+	int attempt_half = sk_has(sk, ST_F_REUSEADDR) ? 1 : 0;
+other_half:;
+	int low, high;
+	port_range(net, sk, &low, &high);
+	high++;
+	if (high - low < 4)
+		attempt_half = 0;
+	if (attempt_half) {
+		int half = low + (((high - low) >> 2) << 1);
+		if (attempt_half == 1)
+			high = half;
+		else
+			low = half;
+	}
+	uint32_t remaining = (uint32_t)(high - low);
+	if (remaining > 1)
+		remaining &= ~1U;
+	uint32_t offset = st_rand_below(net, remaining ? remaining : 1) | 1U;
+other_parity:;
+	int port = low + (int)offset;
+	for (uint32_t i = 0; i < remaining; i += 2, port += 2) {
+		if (port >= high)
+			port -= (int)remaining;
+		if (reserved(net, port))
+			continue;
+		/* Free ports (no bucket) are taken at once; others need the
+		 * search-mode conflict test (RA/RP ignored unless relax). */
+		struct st_portbkt *b = bkt_find(net, ST_TCP, (uint16_t)port);
+		if (!b) {
+			*port_out = (uint16_t)port;
+			return 0;
+		}
+		if (!tcp_conflict_witness(net, sk, (uint16_t)port, kind, a, relax, false)) {
+			*port_out = (uint16_t)port;
+			return 0;
+		}
+	}
+	offset--;
+	if (!(offset & 1))
+		goto other_parity;
+	if (attempt_half == 1) {
+		attempt_half = 2;
+		goto other_half;
+	}
+	if (st_conf_get(st_net_conf(net), ST_SYSCTL_IP_AUTOBIND_REUSE) && !relax) {
+		relax = true;
+		goto again;
+	}
+	return -EADDRINUSE;
+}
+
+static void explain_tcp_conflict(st_net *net, const st_sock *s, uint16_t port, int kind,
+				 const st_addr *a, st_explain *ex, bool listen)
+{
+	if (!ex)
+		return;
+	const st_sock *w = tcp_conflict_witness(net, s, port, kind, a, true, true);
+	char who[160];
+	st_rule rule = ST_RULE_TCP_CONFLICT;
+	const char *why = "neither SO_REUSEADDR nor SO_REUSEPORT is set on both sockets";
+	if (w) {
+		sock_describe(w, who, sizeof(who));
+		bool both_ra = sk_has(s, ST_F_REUSEADDR) && sk_has(w, ST_F_REUSEADDR);
+		bool both_rp = sk_has(s, ST_F_REUSEPORT) && sk_has(w, ST_F_REUSEPORT);
+		if (both_ra && w->state == ST_LISTEN) {
+			rule = ST_RULE_TCP_LISTENER_BLOCKS_RA;
+			why = "SO_REUSEADDR never lets a socket share a port with a listener";
+		} else if (both_rp) {
+			rule = ST_RULE_TCP_REUSEPORT_UID;
+			why = "SO_REUSEPORT is set on both but they belong to different users";
+		} else if (w->state == ST_TIME_WAIT) {
+			rule = ST_RULE_TCP_TIMEWAIT;
+			why = "a TIME_WAIT socket keeps the flags of the socket it came from, and "
+			      "that one did not share them";
+		}
+	} else {
+		snprintf(who, sizeof(who), "an owner of port %u", port);
+	}
+	explain_set(ex, -EADDRINUSE, rule, w,
+		    "%s: port %u is held by %s, and %s; %s",
+		    listen ? "listen() refused" : "bind() refused", port, who,
+		    kind != K_V4SPEC && kind != K_V6SPEC
+			    ? (kind == K_V4ANY ? "this socket's address covers all IPv4 addresses"
+			       : kind == K_DUALANY ? "this socket's address covers all IPv4 and IPv6 addresses"
+						   : "this socket's address covers all IPv6 addresses")
+			    : (w && w->kind != K_V4SPEC && w->kind != K_V6SPEC
+				       ? "that socket's address covers this one"
+				       : "both are on the same address"),
+		    why);
+}
+
+/* inet_csk_get_port with an explicit port (bind, or listen re-check). */
+static int tcp_get_port_explicit(st_net *net, st_sock *sk, uint16_t port, int kind,
+				 const st_addr *a, st_explain *ex, bool *fast_admitted, bool listening)
+{
+	struct st_portbkt *b = bkt_find(net, ST_TCP, port);
+	bool reuse = sk_has(sk, ST_F_REUSEADDR) && !listening;
+	bool check = true;
+	*fast_admitted = false;
+	if (b && b->nowners) {
+		if ((b->fastreuse > 0 && reuse) || fast_reuse_match(b, sk, kind, a)) {
+			check = false;
+			*fast_admitted = true;
+		}
+	}
+	if (check && tcp_conflicts(net, sk, port, kind, a)) {
+		explain_tcp_conflict(net, sk, port, kind, a, ex, listening);
+		return -EADDRINUSE;
+	}
+	return 0;
+}
+
+/* ---- UDP get_port ------------------------------------------------------ */
+
+static void explain_udp_conflict(const st_sock *w, uint16_t port, st_explain *ex)
+{
+	if (!ex)
+		return;
+	char who[160];
+	sock_describe(w, who, sizeof(who));
+	explain_set(ex, -EADDRINUSE, ST_RULE_UDP_CONFLICT, w,
+		    "bind() refused: UDP port %u is held by %s, the newest owner it overlaps, and "
+		    "they share neither SO_REUSEADDR nor SO_REUSEPORT (with the same user)",
+		    port, who);
+}
+
+static bool udp_port_ok(st_net *net, const st_sock *sk, uint16_t port, int kind,
+			const st_addr *a, const st_sock **witness)
+{
+	const st_sock *e = udp_first_relevant(net, sk, port, kind, a);
+	if (witness)
+		*witness = e;
+	return !e || udp_rp_compatible(sk, e);
+}
+
+/* udp_lib_get_port with port 0: random start, every port of [lo, hi]. */
+int udp_find_port(st_net *net, st_sock *sk, int kind, const st_addr *a, uint16_t *port_out)
+{
+	int low, high;
+	port_range(net, sk, &low, &high);
+	uint32_t n = (uint32_t)(high - low + 1);
+	uint32_t start = st_rand_below(net, n);
+	for (uint32_t i = 0; i < n; i++) {
+		int port = low + (int)((start + i) % n);
+		if (reserved(net, port))
+			continue;
+		if (udp_port_ok(net, sk, (uint16_t)port, kind, a, NULL)) {
+			*port_out = (uint16_t)port;
+			return 0;
+		}
+	}
+	return -EADDRINUSE;
+}
+
+/* ---- bind() ------------------------------------------------------------ */
+
+static bool v4_addr_ok(st_net *net, const st_sock *sk, uint32_t v4)
+{
+	if (st_conf_get(st_net_conf(net), ST_SYSCTL_IP_NONLOCAL_BIND) ||
+	    sk_has(sk, ST_F_FREEBIND) || sk_has(sk, ST_F_TRANSPARENT))
+		return true;
+	return st_net_v4_bindable(net, v4);
+}
+
+static bool privileged(st_net *net, uint16_t port, const st_cred *cred)
+{
+	int start = st_conf_get(st_net_conf(net), ST_SYSCTL_IP_UNPRIVILEGED_PORT_START);
+	return port && port < start && !has_cap(cred, ST_CAP_NET_BIND_SERVICE);
+}
+
+static bool sk_bound(const st_sock *sk)
+{
+	return sk->state != ST_CLOSE || sk->lport != 0;
+}
+
+/* get_port + commit, shared by both families.  On failure nothing of sk
+ * has changed. */
+static int bind_commit(st_net *net, st_sock *sk, const st_addr *a, uint16_t port, uint32_t newflags,
+		       int32_t newdev, st_explain *ex)
+{
+	st_sock probe = *sk;
+	probe.flags = newflags;
+	probe.dev = newdev;
+	int kind = kind_of(sk->family, a, (newflags & ST_F_V6ONLY) != 0);
+	probe.kind = (uint8_t)kind;
+	probe.laddr = *a;
+	bool any = kind == K_V4ANY || kind == K_DUALANY || kind == K_V6ANYONLY;
+	uint32_t locks = (any ? 0 : ST_F_BINDADDR_LOCK) | (port ? ST_F_BINDPORT_LOCK : 0);
+	if (!port && (newflags & ST_F_BIND_NO_PORT)) {
+		/* IP_BIND_ADDRESS_NO_PORT: record the address, take no port. */
+		*sk = probe;
+		sk->flags |= locks;
+		sk->stale_lport = 0;
+		explain_set(ex, 0, ST_RULE_NONE, NULL, "bound to an address; the port waits for connect()");
+		return 0;
+	}
+	int err;
+	bool fast = false;
+	if (sk->proto == ST_TCP) {
+		if (port)
+			err = tcp_get_port_explicit(net, &probe, port, kind, a, ex, &fast, false);
+		else {
+			err = tcp_find_open_port(net, &probe, kind, a, &port);
+			if (err)
+				explain_set(ex, err, ST_RULE_PORT_EXHAUSTED, NULL,
+					    "bind() refused: no port of the local port range is free "
+					    "for this address");
+		}
+		if (err)
+			return err;
+	} else {
+		if (port) {
+			const st_sock *w;
+			if (!udp_port_ok(net, &probe, port, kind, a, &w)) {
+				explain_udp_conflict(w, port, ex);
+				return -EADDRINUSE;
+			}
+		} else {
+			err = udp_find_port(net, &probe, kind, a, &port);
+			if (err) {
+				explain_set(ex, err, ST_RULE_PORT_EXHAUSTED, NULL,
+					    "bind() refused: no UDP port of the local port range is "
+					    "free for this address");
+				return err;
+			}
+		}
+	}
+	/* Every check passed on the probe; commit on the real record. */
+	uint32_t oldflags = sk->flags;
+	int32_t olddev = sk->dev;
+	sk->flags = newflags;
+	sk->dev = newdev;
+	err = port_take(net, sk, port, kind, a, false);
+	if (err) {
+		sk->flags = oldflags;
+		sk->dev = olddev;
+		explain_set(ex, err, ST_RULE_NOMEM, NULL, "out of memory");
+		return err;
+	}
+	if (sk->proto == ST_TCP) {
+		fast_update(sk->bkt, sk, kind, a, false);
+		bkt_mark(net, ST_TCP, port, sk->bkt);
+	}
+
+	sk->flags |= locks;
+	sk->stale_lport = 0;
+	if (ex && !ex->err)
+		explain_set(ex, 0, fast ? ST_RULE_FAST_REUSEPORT : ST_RULE_NONE, NULL,
+			    fast ? "admitted by the port's SO_REUSEPORT fast path without a "
+				   "conflict check (B-T9)"
+				 : "bound");
+	return 0;
+}
+
+static int bind4(st_net *net, st_sock *sk, const st_sockaddr *sa, int addrlen, const st_cred *cred,
+		 st_explain *ex)
+{
+	if (addrlen < ST_SOCKADDR_IN_LEN) {
+		explain_set(ex, -EINVAL, ST_RULE_ARG_LEN, NULL, "address length %d is shorter than a sockaddr_in", addrlen);
+		return -EINVAL;
+	}
+	uint32_t v4 = st_addr_get_v4(&sa->addr);
+	if (sa->family != ST_AF_INET && !(sa->family == ST_AF_UNSPEC && v4 == 0)) {
+		explain_set(ex, -EAFNOSUPPORT, ST_RULE_ARG_FAMILY, NULL, "an IPv4 socket binds only AF_INET addresses");
+		return -EAFNOSUPPORT;
+	}
+	if (!v4_addr_ok(net, sk, v4)) {
+		explain_set(ex, -EADDRNOTAVAIL, ST_RULE_ADDR_NOT_LOCAL, NULL,
+			    "the address is not local (no local or broadcast route covers it)");
+		return -EADDRNOTAVAIL;
+	}
+	if (privileged(net, sa->port, cred)) {
+		explain_set(ex, -EACCES, ST_RULE_PRIVILEGED_PORT, NULL,
+			    "port %u is below net.ipv4.ip_unprivileged_port_start and the caller lacks "
+			    "CAP_NET_BIND_SERVICE", sa->port);
+		return -EACCES;
+	}
+	if (sk_bound(sk)) {
+		explain_set(ex, -EINVAL, ST_RULE_ALREADY_BOUND, NULL, "the socket already has a port");
+		return -EINVAL;
+	}
+	st_addr a = st_addr_v4(v4);
+	return bind_commit(net, sk, &a, sa->port, sk->flags, sk->dev, ex);
+}
+
+static int bind6(st_net *net, st_sock *sk, const st_sockaddr *sa, int addrlen, const st_cred *cred,
+		 st_explain *ex)
+{
+	if (addrlen < ST_SOCKADDR_IN6_LEN_RFC2133) {
+		explain_set(ex, -EINVAL, ST_RULE_ARG_LEN, NULL, "address length %d is shorter than a sockaddr_in6", addrlen);
+		return -EINVAL;
+	}
+	if (sa->family != ST_AF_INET6) {
+		explain_set(ex, -EAFNOSUPPORT, ST_RULE_ARG_FAMILY, NULL, "an IPv6 socket binds only AF_INET6 addresses");
+		return -EAFNOSUPPORT;
+	}
+	const st_addr *a = &sa->addr;
+	bool mcast = st_addr_is_multicast(a) && !st_addr_is_v4mapped(a);
+	if (mcast && sk->proto == ST_TCP) {
+		explain_set(ex, -EINVAL, ST_RULE_MULTICAST_STREAM, NULL, "a TCP socket cannot bind a multicast address");
+		return -EINVAL;
+	}
+	if (privileged(net, sa->port, cred)) {
+		explain_set(ex, -EACCES, ST_RULE_PRIVILEGED_PORT, NULL,
+			    "port %u is below net.ipv4.ip_unprivileged_port_start and the caller lacks "
+			    "CAP_NET_BIND_SERVICE", sa->port);
+		return -EACCES;
+	}
+	if (sk_bound(sk)) {
+		explain_set(ex, -EINVAL, ST_RULE_ALREADY_BOUND, NULL, "the socket already has a port");
+		return -EINVAL;
+	}
+	uint32_t flags = sk->flags;
+	int32_t dev = sk->dev;
+	if (st_addr_is_v4mapped(a)) {
+		if (flags & ST_F_V6ONLY) {
+			explain_set(ex, -EINVAL, ST_RULE_V4MAPPED_V6ONLY, NULL,
+				    "a v4-mapped address cannot be bound by an IPV6_V6ONLY socket");
+			return -EINVAL;
+		}
+		if (!v4_addr_ok(net, sk, st_addr_get_v4(a))) {
+			explain_set(ex, -EADDRNOTAVAIL, ST_RULE_ADDR_NOT_LOCAL, NULL,
+				    "the IPv4 address inside the v4-mapped address is not local");
+			return -EADDRNOTAVAIL;
+		}
+	} else if (!st_addr_is_any6(a)) {
+		if (st_addr_needs_scope(a)) {
+			if (addrlen >= ST_SOCKADDR_IN6_LEN && sa->scope_id)
+				dev = (int32_t)sa->scope_id;
+			if (!dev) {
+				explain_set(ex, -EINVAL, ST_RULE_SCOPE_REQUIRED, NULL,
+					    "a link-local address needs a scope id or a bound device");
+				return -EINVAL;
+			}
+		}
+		if (dev && !st_conf_device_exists(st_net_conf(net), dev)) {
+			explain_set(ex, -ENODEV, ST_RULE_NO_DEVICE, NULL, "no device has index %d", dev);
+			return -ENODEV;
+		}
+		if (!mcast) {
+			bool nonlocal = st_conf_get(st_net_conf(net), ST_SYSCTL_IPV6_IP_NONLOCAL_BIND) ||
+					(flags & (ST_F_FREEBIND | ST_F_TRANSPARENT));
+			/* Link-local and loopback addresses must be on the bound
+			 * device; global ones may be on any device (B17). */
+			bool dev_strict = st_addr_needs_scope(a) || st_addr_is_loopback(a);
+			if (!nonlocal && !st_net_v6_has_addr(net, a, dev_strict ? dev : 0)) {
+				explain_set(ex, -EADDRNOTAVAIL, ST_RULE_ADDR_NOT_LOCAL, NULL,
+					    "the address is not configured%s",
+					    dev_strict && dev ? " on the bound device" : "");
+				return -EADDRNOTAVAIL;
+			}
+		}
+		/* A native address forces V6ONLY (1.5); undone if bind fails
+		 * because nothing is committed before get_port succeeds. */
+		if (!(flags & ST_F_V6ONLY))
+			flags |= ST_F_V6ONLY | ST_F_V6ONLY_FORCED;
+	}
+	return bind_commit(net, sk, a, sa->port, flags, dev, ex);
+}
+
+int st_bind(st_net *net, st_sock *sk, const st_sockaddr *sa, int addrlen, const st_cred *cred,
+	    st_explain *ex)
+{
+	if (ex)
+		memset(ex, 0, sizeof(*ex));
+	if (!net || !sk || !sa) {
+		explain_set(ex, -EINVAL, ST_RULE_NONE, NULL, "NULL argument");
+		return -EINVAL;
+	}
+	if (sk->family == ST_AF_INET)
+		return bind4(net, sk, sa, addrlen, cred, ex);
+	return bind6(net, sk, sa, addrlen, cred, ex);
+}
+
+/* ---- listen() ---------------------------------------------------------- */
+
+int st_listen(st_net *net, st_sock *sk, const st_cred *cred, st_explain *ex)
+{
+	(void)cred;
+	if (ex)
+		memset(ex, 0, sizeof(*ex));
+	if (!net || !sk)
+		return -EINVAL;
+	if (sk->proto != ST_TCP) {
+		explain_set(ex, -EOPNOTSUPP, ST_RULE_NOT_STREAM, NULL, "only TCP sockets listen");
+		return -EOPNOTSUPP;
+	}
+	if (sk->state == ST_LISTEN)
+		return 0;
+	if (sk->state != ST_CLOSE) {
+		explain_set(ex, -EINVAL, ST_RULE_BAD_STATE, NULL, "a connected socket cannot listen");
+		return -EINVAL;
+	}
+	st_sock probe = *sk;
+	probe.state = ST_LISTEN;
+	int kind = sk->kind ? sk->kind : kind_of(sk->family, &sk->laddr, sk_has(sk, ST_F_V6ONLY));
+	uint16_t port = sk->lport;
+	bool fast = false;
+	int err;
+	bool had_port = sk_has(sk, ST_F_HASHED);
+	if (had_port) {
+		/* B-L1: re-run the rule with the socket in LISTEN state. */
+		err = tcp_get_port_explicit(net, sk, port, kind, &sk->laddr, ex, &fast, true);
+		if (err)
+			return err;
+	} else {
+		err = tcp_find_open_port(net, &probe, kind, &sk->laddr, &port);
+		if (err) {
+			explain_set(ex, err, ST_RULE_PORT_EXHAUSTED, NULL,
+				    "listen() refused: no free port for an automatic bind");
+			return err;
+		}
+	}
+	/* Reserve what linking needs before changing anything. */
+	st_owner_prep p;
+	bool prepped = false;
+	if (!had_port) {
+		err = owner_prepare(net, &probe, ST_TCP, port, kind, &sk->laddr, sk->dev, &p);
+		if (err)
+			return err;
+		prepped = true;
+	}
+	probe.lport = port;
+	probe.kind = (uint8_t)kind;
+	struct st_chain *c;
+	bool cc;
+	err = chain_prepare(net, &probe, &c, &cc);
+	if (err) {
+		if (prepped)
+			owner_abort(net, &p);
+		return err;
+	}
+	struct st_rpgroup *g = NULL;
+	bool gc = false;
+	if (sk_has(sk, ST_F_REUSEPORT)) {
+		err = rp_prepare(net, &probe, &g, &gc);
+		if (err) {
+			chain_abort(net, c, cc);
+			if (prepped)
+				owner_abort(net, &p);
+			return err;
+		}
+	}
+	/* Commit. */
+	if (had_port) {
+		owner_uncount(net, sk);
+		sk->state = ST_LISTEN;
+		owner_count(net, sk);
+	} else {
+		sk->state = ST_LISTEN;
+		sk->lport = port;
+		sk->kind = (uint8_t)kind;
+		owner_link(net, sk, &p);
+	}
+	fast_update(sk->bkt, sk, kind, &sk->laddr, false);
+	bkt_mark(net, ST_TCP, port, sk->bkt);
+	bool tail = sk->family == ST_AF_INET6 && sk_has(sk, ST_F_REUSEPORT);
+	chain_link(net, sk, c, tail);
+	if (g)
+		rp_join(net, sk, g);
+	sk->stale_lport = 0;
+	explain_set(ex, 0, fast ? ST_RULE_FAST_REUSEPORT : ST_RULE_NONE, NULL, "listening");
+	return 0;
+}
+
+int st_unlisten(st_net *net, st_sock *sk)
+{
+	if (!net || !sk || sk->state != ST_LISTEN)
+		return -EINVAL;
+	rp_leave(net, sk);
+	chain_unlink(net, sk);
+	owner_uncount(net, sk);
+	sk->state = ST_CLOSE;
+	owner_count(net, sk);
+	if (!sk_has(sk, ST_F_BINDPORT_LOCK)) {
+		sk->stale_lport = sk->lport;
+		port_release(net, sk);
+		sk->lport = 0;
+	}
+	if (!sk_has(sk, ST_F_BINDADDR_LOCK) && !sk_has(sk, ST_F_HASHED)) {
+		sk->laddr = sock_unbound_addr(sk);
+		sk->kind = K_NONE;
+	}
+	return 0;
+}
+
+void tw_fifo_remove(st_net *net, st_sock *sk)
+{
+	/* TIME_WAIT records are never in a lookup chain, so the FIFO borrows
+	 * the chain links. */
+	if (sk->ch_prev)
+		sk->ch_prev->ch_next = sk->ch_next;
+	else if (net->tw_head == sk)
+		net->tw_head = sk->ch_next;
+	if (sk->ch_next)
+		sk->ch_next->ch_prev = sk->ch_prev;
+	else if (net->tw_tail == sk)
+		net->tw_tail = sk->ch_prev;
+	sk->ch_next = sk->ch_prev = NULL;
+}
+
+void st_close(st_net *net, st_sock *sk)
+{
+	if (!net || !sk)
+		return;
+	if (sk->state == ST_TIME_WAIT)
+		tw_fifo_remove(net, sk);
+	if (sk_has(sk, ST_F_EHASHED)) {
+		if (sk->proto == ST_TCP && sk_has(sk, ST_F_CONNECT_BIND))
+			conn_dest_del(net, sk);
+		st_ehash_remove(sk->proto == ST_TCP ? &net->tcp_e : &net->udp_e, sk);
+		sk->flags &= ~ST_F_EHASHED;
+	}
+	port_release(net, sk);
+	sk->state = ST_CLOSE;
+}
+
+void st_getsockname(const st_sock *sk, st_sockaddr *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->family = sk->family;
+	out->addr = sk->laddr;
+	out->port = sk->lport ? sk->lport : sk->stale_lport;
+	if (sk->family == ST_AF_INET6 && sk->dev && st_addr_needs_scope(&sk->laddr))
+		out->scope_id = (uint32_t)sk->dev;
+}
+
+int st_getpeername(const st_sock *sk, st_sockaddr *out)
+{
+	if (sk->state == ST_CLOSE || sk->state == ST_LISTEN || !sk->rport)
+		return -ENOTCONN;
+	memset(out, 0, sizeof(*out));
+	out->family = sk->family;
+	out->addr = sk->raddr;
+	out->port = sk->rport;
+	return 0;
+}

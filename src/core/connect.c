@@ -1,0 +1,917 @@
+/*
+ * connect.c - connect(), disconnect, accepted children, TCP state changes
+ * and TIME_WAIT: everything that puts a socket in the 4-tuple table.
+ *
+ * TCP connect() picks the source address from the route (C-T6), then the
+ * source port: a bound socket only checks 4-tuple uniqueness (C-T7); an
+ * unbound one runs RFC 6056 algorithm 4 as Linux does (P-T7..P-T13): a
+ * keyed hash of (source, destination, destination port) plus a counter
+ * from a 65536-entry perturbation table gives a start offset, ports of the
+ * range's low parity are tried first, and a port is usable if nobody holds
+ * it, or if only connect() holds it and this 4-tuple is free (or in a
+ * reusable TIME_WAIT, T-4).
+ *
+ * Linux walks the range one candidate at a time, which costs it ~0.6 ms
+ * per connect near exhaustion.  Here the walk jumps 64 ports at a time
+ * over bitmaps: ports held by bind() ("taken"), ports held only by
+ * connect() ("conly"), reserved ports, and, per destination that already
+ * has many connections, the ports it uses.  The order of candidates, and
+ * so the port chosen, is exactly the one-at-a-time order.
+ *
+ * UDP connect() autobinds (the port stays taken even if the connect then
+ * fails, as on Linux), chooses a source address for a wildcard-bound
+ * socket and re-hashes it, records the peer and enters the 4-tuple table
+ * (6.13+ hash4), leaving its reuseport group (D-U9).
+ */
+#include "net_internal.h"
+
+#include <stdio.h>
+
+enum { TW_LEN_NS = 60ull * 1000000000ull, DEST_BITMAP_AT = 16 };
+
+/* ---- destinations of connect()-bound TCP sockets ---------------------- */
+
+static st_hkey dest_key(const st_addr *la, const st_addr *ra, uint16_t rp)
+{
+	st_hkey k;
+	memset(&k, 0, sizeof(k));
+	k.type = HT_DEST;
+	k.proto = ST_TCP;
+	k.addr = *la;
+	k.addr2 = *ra;
+	k.port2 = rp;
+	return k;
+}
+
+static struct st_dest *dest_find(st_net *net, const st_addr *la, const st_addr *ra, uint16_t rp)
+{
+	st_hkey k = dest_key(la, ra, rp);
+	return (struct st_dest *)st_htab_find(&net->h, &k, st_htab_hash(&net->h, &k));
+}
+
+/* Reserve a dest record (and its bitmap when it is about to need one). */
+static int dest_prepare(st_net *net, const st_sock *sk, struct st_dest **out, bool *created,
+			uint64_t **bits)
+{
+	struct st_dest *d = dest_find(net, &sk->laddr, &sk->raddr, sk->rport);
+	*created = false;
+	*bits = NULL;
+	if (!d) {
+		d = st_calloc(1, sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		*created = true;
+	}
+	if (!d->used && d->n + 1 >= DEST_BITMAP_AT) {
+		*bits = st_calloc(1024, sizeof(uint64_t));
+		if (!*bits) {
+			if (*created)
+				st_free(d);
+			return -ENOMEM;
+		}
+	}
+	*out = d;
+	return 0;
+}
+
+static void dest_abort(struct st_dest *d, bool created, uint64_t *bits)
+{
+	st_free(bits);
+	if (created)
+		st_free(d);
+}
+
+static void dest_add(st_net *net, st_sock *sk, struct st_dest *d, bool created, uint64_t *bits)
+{
+	if (created) {
+		st_hkey k = dest_key(&sk->laddr, &sk->raddr, sk->rport);
+		st_htab_insert(&net->h, &d->h, &k, st_htab_hash(&net->h, &k));
+	}
+	if (bits) {
+		/* Fill the new bitmap from the 4-tuple table: the ports in
+		 * use toward this destination are exactly its entries. */
+		d->used = bits;
+		for (int w = 0; w < 1024; w++) {
+			uint64_t m = net->conly[0][w] | net->taken[0][w];
+			while (m) {
+				int port = w * 64 + __builtin_ctzll(m);
+				m &= m - 1;
+				uint64_t tag = st_ehash_tag(&net->tcp_e, &sk->laddr, (uint16_t)port,
+							    &sk->raddr, sk->rport);
+				if (st_ehash_find(&net->tcp_e, tag, &sk->laddr, (uint16_t)port,
+						  &sk->raddr, sk->rport, NULL, NULL))
+					d->used[w] |= 1ULL << (port & 63);
+			}
+		}
+	}
+	d->n++;
+	if (d->used)
+		d->used[sk->lport >> 6] |= 1ULL << (sk->lport & 63);
+}
+
+static bool not_self(st_sock *o, void *self)
+{
+	return o != self;
+}
+
+void conn_dest_del(st_net *net, st_sock *sk)
+{
+	struct st_dest *d = dest_find(net, &sk->laddr, &sk->raddr, sk->rport);
+	if (!d)
+		return;
+	d->n--;
+	if (d->used) {
+		/* Another socket may still use the port toward d (bound to a
+		 * device, or TIME_WAIT about to be taken over): recheck. */
+		uint64_t tag = st_ehash_tag(&net->tcp_e, &sk->laddr, sk->lport, &sk->raddr, sk->rport);
+		if (!st_ehash_find(&net->tcp_e, tag, &sk->laddr, sk->lport, &sk->raddr, sk->rport,
+				   not_self, sk))
+			d->used[sk->lport >> 6] &= ~(1ULL << (sk->lport & 63));
+	}
+	if (d->n == 0) {
+		st_htab_remove(&net->h, &d->h);
+		st_free(d->used);
+		st_free(d);
+	}
+}
+
+/* ---- 4-tuple checks --------------------------------------------------- */
+
+static bool is_loopback_tw(const st_sock *tw)
+{
+	return tw->dev == ST_IFINDEX_LO || st_addr_is_loopback(&tw->laddr) ||
+	       st_addr_is_loopback(&tw->raddr);
+}
+
+/* T-4: may `sk` take over this TIME_WAIT?  `explicit_port` is the
+ * kernel's twp == NULL (the socket already had its port). */
+static bool tw_reusable(st_net *net, const st_sock *tw, bool explicit_port)
+{
+	if (!sk_has(tw, ST_F_TW_TS))
+		return false;
+	if (explicit_port)
+		return true;
+	int reuse = st_conf_get(st_net_conf(net), ST_SYSCTL_TCP_TW_REUSE);
+	if (reuse == 0 || (reuse == 2 && !is_loopback_tw(tw)))
+		return false;
+	uint64_t delay = (uint64_t)st_conf_get(st_net_conf(net), ST_SYSCTL_TCP_TW_REUSE_DELAY) *
+			 1000000ull;
+	return net->now - tw->tw_since > delay;
+}
+
+struct tuple_ctx {
+	int32_t dev;
+	const st_sock *self;
+};
+
+static bool tuple_dev_match(st_sock *o, void *vctx)
+{
+	struct tuple_ctx *c = vctx;
+	return o != c->self && dev_compatible(o->dev, c->dev);
+}
+
+/* __inet_check_established: 0 if the 4-tuple is free, 1 if it is held by
+ * a TIME_WAIT we may take over (*tw set), -EADDRNOTAVAIL otherwise. */
+static int check_established(st_net *net, const st_sock *sk, const st_addr *la, uint16_t lp,
+			     bool explicit_port, st_sock **tw)
+{
+	struct tuple_ctx c = {sk->dev, sk};
+	uint64_t tag = st_ehash_tag(&net->tcp_e, la, lp, &sk->raddr, sk->rport);
+	st_sock *o = st_ehash_find(&net->tcp_e, tag, la, lp, &sk->raddr, sk->rport, tuple_dev_match, &c);
+	*tw = NULL;
+	if (!o)
+		return 0;
+	if (o->state == ST_TIME_WAIT && tw_reusable(net, o, explicit_port)) {
+		*tw = o;
+		return 1;
+	}
+	return -EADDRNOTAVAIL;
+}
+
+static void tw_kill(st_net *net, st_sock *tw)
+{
+	st_close(net, tw);
+	if (net->ops.tw_reclaimed)
+		net->ops.tw_reclaimed(tw, net->ops.ctx);
+}
+
+/* ---- ephemeral port search (P-T7..P-T13) ------------------------------ */
+
+static uint64_t port_offset(st_net *net, const st_addr *la, const st_addr *ra, uint16_t rp)
+{
+	struct {
+		st_addr la, ra;
+		uint16_t rp;
+	} k;
+	memset(&k, 0, sizeof(k));
+	k.la = *la;
+	k.ra = *ra;
+	k.rp = rp;
+	return st_siphash(&net->k_port, &k, sizeof(k));
+}
+
+static uint64_t reserved_word(const st_net *net, int w)
+{
+	uint64_t v;
+	memcpy(&v, &st_net_conf_c(net)->reserved_ports[w * 8], 8);
+	return v;
+}
+
+/* Is port p a candidate worth a closer look?  Mirrors the word mask below. */
+struct search {
+	st_net *net;
+	st_sock *sk;
+	const st_addr *la;
+	struct st_dest *dest;
+	st_sock *tw;
+};
+
+static bool try_port(struct search *s, int port)
+{
+	int w = port >> 6;
+	uint64_t bit = 1ULL << (port & 63);
+	if (s->net->taken[0][w] & bit)
+		return false;
+	if (!(s->net->conly[0][w] & bit))
+		return true; /* no bucket at all */
+	if (s->dest && s->dest->used && (s->dest->used[w] & bit))
+		return false;
+	st_sock *tw;
+	int r = check_established(s->net, s->sk, s->la, (uint16_t)port, false, &tw);
+	if (r < 0)
+		return false;
+	s->tw = tw;
+	return true;
+}
+
+/* Mask of ports in word w that cannot be usable. */
+static uint64_t blocked_word(struct search *s, int w)
+{
+	uint64_t m = s->net->taken[0][w] | reserved_word(s->net, w);
+	if (s->dest && s->dest->used)
+		m |= s->net->conly[0][w] & s->dest->used[w];
+	return m;
+}
+
+/* Next candidate at or after `port` with the same parity when step is
+ * 2, below `limit`; -1 if none.  Skips whole words of blocked ports. */
+static int next_candidate(struct search *s, int port, int limit, int step)
+{
+	int parity = port & 1;
+	while (port < limit) {
+		int w = port >> 6;
+		uint64_t ok = ~blocked_word(s, w);
+		ok &= ~0ULL << (port & 63);
+		if (step == 2)
+			ok &= parity ? 0xaaaaaaaaaaaaaaaaULL : 0x5555555555555555ULL;
+		if (ok) {
+			int c = w * 64 + __builtin_ctzll(ok);
+			return c < limit ? c : -1;
+		}
+		port = (w + 1) * 64 + (step == 2 ? parity : 0);
+	}
+	return -1;
+}
+
+static int hash_connect_search(st_net *net, st_sock *sk, const st_addr *la, uint16_t *port_out,
+			       st_sock **tw_out, uint32_t *i_out, uint32_t *index_out)
+{
+	int low, high;
+	st_conf_port_range(st_net_conf(net), &low, &high);
+	bool local = false;
+	uint32_t slo = sk->port_range & 0xffff, shi = sk->port_range >> 16;
+	if (slo && (int)slo >= low && (int)slo <= high) {
+		low = (int)slo;
+		local = true;
+	}
+	if (shi && (int)shi >= low && (int)shi <= high) {
+		high = (int)shi;
+		local = true;
+	}
+	int step = local ? 1 : 2;
+	high++;
+	uint32_t remaining = (uint32_t)(high - low);
+	if (!local && remaining > 1)
+		remaining &= ~1U;
+	uint64_t po = port_offset(net, la, &sk->raddr, sk->rport);
+	uint32_t index = (uint32_t)(po & 65535);
+	uint32_t offset = (uint32_t)((net->perturb[index] + (po >> 32)) % remaining);
+	if (!local)
+		offset &= ~1U;
+	struct search s = {net, sk, la, dest_find(net, la, &sk->raddr, sk->rport), NULL};
+	int rend = low + (int)remaining; /* ports used are [low, rend) */
+other_parity:;
+	int start = low + (int)offset;
+	/* Candidates: start, start+step, ... up to rend, then wrap to
+	 * low + (start - low) % step ... up to start.  Visit in two runs. */
+	for (int run = 0; run < 2; run++) {
+		int from = run == 0 ? start : low + ((start - low) % step);
+		int to = run == 0 ? rend : start;
+		int p = from;
+		while (p >= 0 && p < to) {
+			p = next_candidate(&s, p, to, step);
+			if (p < 0)
+				break;
+			if (try_port(&s, p)) {
+				*port_out = (uint16_t)p;
+				*tw_out = s.tw;
+				/* i = candidates skipped, as the kernel counts it. */
+				uint32_t dist = (uint32_t)(run == 0 ? p - start : (rend - start) + (p - low));
+				*i_out = dist;
+				*index_out = index;
+				return 0;
+			}
+			p += step;
+		}
+	}
+	if (!local) {
+		offset++;
+		if ((offset & 1) && remaining > 1)
+			goto other_parity;
+	}
+	return -EADDRNOTAVAIL;
+}
+
+/* ---- routes and addresses --------------------------------------------- */
+
+struct route_choice {
+	st_addr src;    /* chosen source */
+	st_addr dst;    /* destination after the 0.0.0.0 rewrite */
+	int ifindex;
+};
+
+static int route_v4(st_net *net, const st_sock *sk, uint32_t dst, bool is_udp, struct route_choice *rc)
+{
+	uint32_t bound = sk->kind == K_V4SPEC ? st_addr_get_v4(&sk->laddr) : 0;
+	if (dst == 0)
+		dst = bound ? bound : 0x7f000001;
+	st_route4 r;
+	if (dst == 0xffffffff) {
+		r.type = ST_RTN_BROADCAST;
+		r.ifindex = ST_IFINDEX_LO;
+		r.prefsrc = 0x7f000001;
+	} else if ((dst >> 28) == 0xe) {
+		if (!is_udp)
+			return -ENETUNREACH;
+		r.type = ST_RTN_UNICAST;
+		r.ifindex = ST_IFINDEX_LO;
+		r.prefsrc = 0x7f000001;
+	} else if (st_net_route4(net, dst, &r) < 0) {
+		return -ENETUNREACH;
+	}
+	if (r.type == ST_RTN_BROADCAST && !is_udp)
+		return -ENETUNREACH;
+	if (r.type == ST_RTN_BROADCAST && is_udp && !sk_has(sk, ST_F_BROADCAST))
+		return -EACCES;
+	rc->dst = st_addr_v4(dst);
+	uint32_t src = bound;
+	if (!src) {
+		src = r.prefsrc;
+		if (!src && r.type == ST_RTN_LOCAL)
+			src = dst;
+		if (!src)
+			return -EADDRNOTAVAIL;
+	}
+	rc->src = st_addr_v4(src);
+	rc->ifindex = r.ifindex;
+	return 0;
+}
+
+static int route_v6(st_net *net, const st_sock *sk, const st_sockaddr *sa, int addrlen,
+		    struct route_choice *rc)
+{
+	st_addr dst = sa->addr;
+	if (st_addr_is_any6(&dst)) {
+		memset(&dst, 0, sizeof(dst));
+		dst.b[15] = 1;
+	}
+	if (st_addr_is_multicast(&dst) && sk->proto == ST_TCP)
+		return -ENETUNREACH;
+	int dev = sk->dev;
+	if (st_addr_needs_scope(&dst)) {
+		uint32_t scope = addrlen >= ST_SOCKADDR_IN6_LEN ? sa->scope_id : 0;
+		if (scope && dev && (int)scope != dev)
+			return -EINVAL;
+		if (scope)
+			dev = (int)scope;
+		if (!dev)
+			return -EINVAL;
+	}
+	st_addr src;
+	int oif;
+	if (st_net_route6(net, &dst, dev, &src, &oif) < 0)
+		return -ENETUNREACH;
+	rc->dst = dst;
+	rc->src = sk->kind == K_V6SPEC ? sk->laddr : src;
+	rc->ifindex = oif;
+	return 0;
+}
+
+/* Validate the address and choose route and source.  Returns the family
+ * of the connection (ST_AF_INET for v4 and v4-mapped). */
+static int connect_route(st_net *net, st_sock *sk, const st_sockaddr *sa, int addrlen,
+			 struct route_choice *rc, st_explain *ex)
+{
+	bool udp = sk->proto == ST_UDP;
+	if (sk->family == ST_AF_INET) {
+		if (addrlen < ST_SOCKADDR_IN_LEN) {
+			explain_set(ex, -EINVAL, ST_RULE_ARG_LEN, NULL, "address too short");
+			return -EINVAL;
+		}
+		if (sa->family != ST_AF_INET) {
+			explain_set(ex, -EAFNOSUPPORT, ST_RULE_ARG_FAMILY, NULL, "not an AF_INET address");
+			return -EAFNOSUPPORT;
+		}
+		int err = route_v4(net, sk, st_addr_get_v4(&sa->addr), udp, rc);
+		if (err)
+			explain_set(ex, err, err == -EACCES ? ST_RULE_BROADCAST_DENIED : ST_RULE_UNREACHABLE,
+				    NULL, err == -EACCES ? "broadcast destination without SO_BROADCAST"
+							 : "no route, or a broadcast/multicast destination");
+		return err;
+	}
+	/* IPv6 socket. */
+	st_sockaddr v6 = *sa;
+	if (udp && sa->family == ST_AF_INET) {
+		if (addrlen < ST_SOCKADDR_IN_LEN) {
+			explain_set(ex, -EINVAL, ST_RULE_ARG_LEN, NULL, "address too short");
+			return -EINVAL;
+		}
+		if (sk_has(sk, ST_F_V6ONLY)) {
+			explain_set(ex, -EAFNOSUPPORT, ST_RULE_ARG_FAMILY, NULL, "AF_INET address on an IPV6_V6ONLY socket");
+			return -EAFNOSUPPORT;
+		}
+		v6.family = ST_AF_INET6;
+		v6.addr = st_addr_v4(st_addr_get_v4(&sa->addr));
+		addrlen = ST_SOCKADDR_IN6_LEN;
+	}
+	if (addrlen < ST_SOCKADDR_IN6_LEN_RFC2133) {
+		explain_set(ex, -EINVAL, ST_RULE_ARG_LEN, NULL, "address too short");
+		return -EINVAL;
+	}
+	if (v6.family != ST_AF_INET6) {
+		explain_set(ex, -EAFNOSUPPORT, ST_RULE_ARG_FAMILY, NULL, "not an AF_INET6 address");
+		return -EAFNOSUPPORT;
+	}
+	bool bound_mapped = sk->kind == K_V4SPEC;
+	if (st_addr_is_any6(&v6.addr) && bound_mapped)
+		v6.addr = st_addr_v4(0x7f000001);
+	if (st_addr_is_v4mapped(&v6.addr)) {
+		if (sk_has(sk, ST_F_V6ONLY)) {
+			explain_set(ex, -ENETUNREACH, ST_RULE_UNREACHABLE, NULL,
+				    "a v4-mapped destination is unreachable from an IPV6_V6ONLY socket");
+			return -ENETUNREACH;
+		}
+		int err = route_v4(net, sk, st_addr_get_v4(&v6.addr), udp, rc);
+		if (err)
+			explain_set(ex, err, ST_RULE_UNREACHABLE, NULL, "no IPv4 route");
+		return err;
+	}
+	if (bound_mapped || sk->kind == K_V4ANY) {
+		explain_set(ex, -EAFNOSUPPORT, ST_RULE_ARG_FAMILY, NULL,
+			    "a socket bound to a v4-mapped address cannot reach an IPv6 destination");
+		return -EAFNOSUPPORT;
+	}
+	int err = route_v6(net, sk, &v6, addrlen, rc);
+	if (err)
+		explain_set(ex, err, err == -EINVAL ? ST_RULE_SCOPE_REQUIRED : ST_RULE_UNREACHABLE, NULL,
+			    err == -EINVAL ? "a link-local destination needs a scope or device"
+					   : "no IPv6 route");
+	return err;
+}
+
+/* ---- TCP connect ------------------------------------------------------- */
+
+static int ehash_add(st_net *net, st_sock *sk)
+{
+	st_ehash *e = sk->proto == ST_TCP ? &net->tcp_e : &net->udp_e;
+	st_ehash_insert(e, sk);
+	sk->flags |= ST_F_EHASHED;
+	return 0;
+}
+
+/* Move a hashed socket to another local address (same port), keeping its
+ * place in the port's primary order.  All memory was reserved in p/nc. */
+void sock_rehash_addr(st_net *net, st_sock *sk, const st_addr *newaddr, int newkind,
+		      st_owner_prep *p, struct st_chain *nc)
+{
+	bool lh = sk_has(sk, ST_F_LHASHED);
+	if (lh)
+		chain_unlink(net, sk);
+	owner_move(net, sk, newaddr, newkind, sk->dev, p);
+	if (lh && nc)
+		chain_link(net, sk, nc, false);
+}
+
+static int tcp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addrlen, st_explain *ex)
+{
+	if (sk->state == ST_SYN_SENT) {
+		explain_set(ex, -EALREADY, ST_RULE_BAD_STATE, NULL, "a connect is already in progress");
+		return -EALREADY;
+	}
+	if (sk->state != ST_CLOSE) {
+		explain_set(ex, -EISCONN, ST_RULE_BAD_STATE, NULL, "the socket is already connected or listening");
+		return -EISCONN;
+	}
+	struct route_choice rc;
+	int err = connect_route(net, sk, sa, addrlen, &rc, ex);
+	if (err)
+		return err;
+	/* The family of the addresses as stored: a dual-stack socket keeps
+	 * v4-mapped addresses, which is what st_addr is anyway. */
+	st_sock probe = *sk;
+	probe.raddr = rc.dst;
+	probe.rport = sa->port;
+	st_addr src = rc.src;
+	int newkind = kind_of(sk->family, &src, sk_has(sk, ST_F_V6ONLY));
+	bool had_port = sk_has(sk, ST_F_HASHED);
+	uint16_t port = sk->lport;
+	st_sock *tw = NULL;
+	uint32_t skipped = 0, pindex = 0;
+	if (had_port) {
+		int r = check_established(net, &probe, &src, port, true, &tw);
+		if (r < 0) {
+			explain_set(ex, -EADDRNOTAVAIL, ST_RULE_TUPLE_IN_USE, NULL,
+				    "another socket already uses this 4-tuple");
+			return -EADDRNOTAVAIL;
+		}
+	} else {
+		probe.laddr = src;
+		err = hash_connect_search(net, &probe, &src, &port, &tw, &skipped, &pindex);
+		if (err) {
+			explain_set(ex, err, ST_RULE_PORT_EXHAUSTED, NULL,
+				    "no port of the range gives a free 4-tuple toward this destination");
+			return err;
+		}
+	}
+	/* Reserve everything, then commit. */
+	st_owner_prep p;
+	bool need_owner = !had_port || !st_addr_equal(&src, &sk->laddr);
+	if (need_owner) {
+		st_sock tmp = *sk;
+		tmp.lport = port;
+		err = owner_prepare(net, &tmp, ST_TCP, port, newkind, &src, sk->dev, &p);
+		if (err)
+			return err;
+	}
+	struct st_dest *d = NULL;
+	bool dc = false;
+	uint64_t *bits = NULL;
+	if (!had_port) {
+		st_sock tmp = probe;
+		tmp.laddr = src;
+		err = dest_prepare(net, &tmp, &d, &dc, &bits);
+		if (err) {
+			if (need_owner)
+				owner_abort(net, &p);
+			return err;
+		}
+	}
+	err = st_ehash_reserve(&net->tcp_e);
+	if (err) {
+		if (d)
+			dest_abort(d, dc, bits);
+		if (need_owner)
+			owner_abort(net, &p);
+		return err;
+	}
+	if (tw)
+		tw_kill(net, tw);
+	sk->raddr = probe.raddr;
+	sk->rport = probe.rport;
+	if (had_port) {
+		if (need_owner)
+			sock_rehash_addr(net, sk, &src, newkind, &p, NULL);
+		sk->flags |= ST_F_ASSIGNED_SRC * !sk_has(sk, ST_F_BINDADDR_LOCK);
+	} else {
+		sk->lport = port;
+		sk->laddr = src;
+		sk->kind = (uint8_t)newkind;
+		sk->flags |= ST_F_CONNECT_BIND | ST_F_ASSIGNED_SRC;
+		struct st_portbkt *b = p.bkt;
+		bool fresh = p.new_bkt;
+		owner_link(net, sk, &p);
+		if (fresh) {
+			b->fastreuse = -1;
+			b->fastreuseport = -1;
+			bkt_mark(net, ST_TCP, port, b);
+		}
+		uint32_t r = st_rand_below(net, 8) * 2;
+		net->perturb[pindex] += (skipped > r ? skipped : r) + 2;
+	}
+	sk->state = ST_SYN_SENT;
+	sk->stale_lport = 0;
+	ehash_add(net, sk);
+	if (d)
+		dest_add(net, sk, d, dc, bits);
+	explain_set(ex, 0, ST_RULE_NONE, NULL, "connecting");
+	return 0;
+}
+
+/* Drop what a TCP connect took: back to CLOSE, unhash, release an
+ * automatic port and an automatic address (C-T9, C-T11). */
+static void tcp_unconnect(st_net *net, st_sock *sk)
+{
+	if (sk_has(sk, ST_F_EHASHED)) {
+		if (sk_has(sk, ST_F_CONNECT_BIND))
+			conn_dest_del(net, sk);
+		st_ehash_remove(&net->tcp_e, sk);
+		sk->flags &= ~ST_F_EHASHED;
+	}
+	if (sk->state == ST_TIME_WAIT)
+		tw_fifo_remove(net, sk);
+	if (sk->state == ST_LISTEN) {
+		rp_leave(net, sk);
+		chain_unlink(net, sk);
+	}
+	if (sk_has(sk, ST_F_HASHED)) {
+		owner_uncount(net, sk);
+		sk->state = ST_CLOSE;
+		owner_count(net, sk);
+	}
+	sk->state = ST_CLOSE;
+	if (sk_has(sk, ST_F_HASHED) && !sk_has(sk, ST_F_BINDPORT_LOCK)) {
+		sk->stale_lport = sk->lport;
+		port_release(net, sk);
+		sk->lport = 0;
+	}
+	if (!sk_has(sk, ST_F_BINDADDR_LOCK)) {
+		st_addr any = sk->family == ST_AF_INET || sk->kind == K_V4SPEC || sk->kind == K_V4ANY
+				      ? st_addr_v4(0)
+				      : st_addr_any6();
+		if (sk->family == ST_AF_INET6 && !(sk->kind == K_V4ANY))
+			any = st_addr_any6();
+		if (sk_has(sk, ST_F_HASHED) && !st_addr_equal(&any, &sk->laddr)) {
+			st_owner_prep p;
+			int nk = kind_of(sk->family, &any, sk_has(sk, ST_F_V6ONLY));
+			if (owner_prepare(net, sk, ST_TCP, sk->lport, nk, &any, sk->dev, &p) == 0)
+				sock_rehash_addr(net, sk, &any, nk, &p, NULL);
+		} else if (!sk_has(sk, ST_F_HASHED)) {
+			sk->laddr = any;
+			sk->kind = K_NONE;
+		}
+	}
+	sk->flags &= ~ST_F_ASSIGNED_SRC;
+	sk->raddr = sock_unbound_addr(sk);
+	sk->rport = 0;
+}
+
+int st_connect_failed(st_net *net, st_sock *sk)
+{
+	if (!net || !sk || sk->proto != ST_TCP || sk->state != ST_SYN_SENT)
+		return -EINVAL;
+	tcp_unconnect(net, sk);
+	return 0;
+}
+
+/* ---- UDP connect ------------------------------------------------------- */
+
+static int udp_autobind(st_net *net, st_sock *sk)
+{
+	int kind = kind_of(sk->family, &sk->laddr, sk_has(sk, ST_F_V6ONLY));
+	uint16_t port;
+	if (udp_find_port(net, sk, kind, &sk->laddr, &port))
+		return -EAGAIN;
+	st_addr a = sk->laddr;
+	return port_take(net, sk, port, kind, &a, false);
+}
+
+static int udp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addrlen, st_explain *ex)
+{
+	if (!sk_has(sk, ST_F_HASHED)) {
+		int err = udp_autobind(net, sk);
+		if (err) {
+			explain_set(ex, err, ST_RULE_PORT_EXHAUSTED, NULL, "no free UDP port for the automatic bind");
+			return err;
+		}
+	}
+	struct route_choice rc;
+	int err = connect_route(net, sk, sa, addrlen, &rc, ex);
+	if (err)
+		return err;
+	bool wildcard = sk->kind == K_V4ANY || sk->kind == K_DUALANY || sk->kind == K_V6ANYONLY;
+	st_addr src = wildcard ? rc.src : sk->laddr;
+	int newkind = kind_of(sk->family, &src, sk_has(sk, ST_F_V6ONLY));
+	st_owner_prep p;
+	struct st_chain *nc = NULL;
+	bool ncc = false;
+	if (wildcard) {
+		st_sock tmp = *sk;
+		tmp.laddr = src;
+		tmp.kind = (uint8_t)newkind;
+		err = owner_prepare(net, &tmp, ST_UDP, sk->lport, newkind, &src, sk->dev, &p);
+		if (err)
+			return err;
+		err = chain_prepare(net, &tmp, &nc, &ncc);
+		if (err) {
+			owner_abort(net, &p);
+			return err;
+		}
+	}
+	err = st_ehash_reserve(&net->udp_e);
+	if (err) {
+		if (wildcard) {
+			chain_abort(net, nc, ncc);
+			owner_abort(net, &p);
+		}
+		return err;
+	}
+	if (sk_has(sk, ST_F_EHASHED)) {
+		st_ehash_remove(&net->udp_e, sk);
+		sk->flags &= ~ST_F_EHASHED;
+	}
+	if (sk->rp_group)
+		sk->rp_group->has_conns = true;
+	/* 6.13+: a connected socket leaves its group (D-U9); so does any
+	 * socket whose address is re-hashed. */
+	rp_leave(net, sk);
+	if (wildcard) {
+		sock_rehash_addr(net, sk, &src, newkind, &p, nc);
+		sk->flags |= ST_F_ASSIGNED_SRC;
+	}
+	sk->raddr = rc.dst;
+	sk->rport = sa->port;
+	sk->state = ST_ESTABLISHED;
+	ehash_add(net, sk);
+	explain_set(ex, 0, ST_RULE_NONE, NULL, "connected");
+	return 0;
+}
+
+int st_disconnect(st_net *net, st_sock *sk)
+{
+	if (!net || !sk)
+		return -EINVAL;
+	if (sk->proto == ST_TCP) {
+		tcp_unconnect(net, sk);
+		return 0;
+	}
+	/* C-U6: clear the peer and the device; reset what bind() did not lock. */
+	if (sk_has(sk, ST_F_EHASHED)) {
+		st_ehash_remove(&net->udp_e, sk);
+		sk->flags &= ~ST_F_EHASHED;
+	}
+	sk->state = ST_CLOSE;
+	sk->raddr = sock_unbound_addr(sk);
+	sk->rport = 0;
+	if (!sk_has(sk, ST_F_HASHED)) {
+		sk->dev = 0;
+		return 0;
+	}
+	if (!sk_has(sk, ST_F_BINDPORT_LOCK)) {
+		port_release(net, sk);
+		sk->lport = 0;
+		sk->stale_lport = 0;
+		sk->dev = 0;
+		if (!sk_has(sk, ST_F_BINDADDR_LOCK)) {
+			sk->laddr = sock_unbound_addr(sk);
+			sk->kind = K_NONE;
+		}
+		sk->flags &= ~ST_F_ASSIGNED_SRC;
+		return 0;
+	}
+	st_addr newaddr = sk->laddr;
+	if (!sk_has(sk, ST_F_BINDADDR_LOCK))
+		newaddr = sock_unbound_addr(sk);
+	if (sk->dev == 0 && st_addr_equal(&newaddr, &sk->laddr))
+		return 0;
+	/* Re-link under the new address/device; if memory is short keep
+	 * the old hashing (the peer is already gone, which is what matters
+	 * to lookups). */
+	int nk = kind_of(sk->family, &newaddr, sk_has(sk, ST_F_V6ONLY));
+	st_sock tmp = *sk;
+	tmp.dev = 0;
+	tmp.laddr = newaddr;
+	tmp.kind = (uint8_t)nk;
+	st_owner_prep p;
+	struct st_chain *nc;
+	bool ncc;
+	if (owner_prepare(net, &tmp, ST_UDP, sk->lport, nk, &newaddr, 0, &p))
+		return 0;
+	if (chain_prepare(net, &tmp, &nc, &ncc)) {
+		owner_abort(net, &p);
+		return 0;
+	}
+	rp_leave(net, sk);
+	chain_unlink(net, sk);
+	owner_move(net, sk, &newaddr, nk, 0, &p);
+	chain_link(net, sk, nc, false);
+	sk->flags &= ~ST_F_ASSIGNED_SRC;
+	return 0;
+}
+
+int st_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addrlen, const st_cred *cred,
+	       st_explain *ex)
+{
+	(void)cred;
+	if (ex)
+		memset(ex, 0, sizeof(*ex));
+	if (!net || !sk || !sa)
+		return -EINVAL;
+	if (addrlen < 2) {
+		explain_set(ex, -EINVAL, ST_RULE_ARG_LEN, NULL, "address too short");
+		return -EINVAL;
+	}
+	if (sa->family == ST_AF_UNSPEC)
+		return st_disconnect(net, sk);
+	if (sk->proto == ST_TCP)
+		return tcp_connect(net, sk, sa, addrlen, ex);
+	return udp_connect(net, sk, sa, addrlen, ex);
+}
+
+/* ---- accepted children, state changes, TIME_WAIT ----------------------- */
+
+int st_accept_child(st_net *net, const st_sock *lsk, st_sock *child, const st_sockaddr *local,
+		    const st_sockaddr *remote, st_state state)
+{
+	if (!net || !lsk || !child || !local || !remote || lsk->proto != ST_TCP)
+		return -EINVAL;
+	if (state != ST_SYN_RECV && state != ST_ESTABLISHED)
+		return -EINVAL;
+	st_sock c = *child;
+	c.proto = ST_TCP;
+	c.family = lsk->family;
+	c.uid = lsk->uid;
+	c.dev = lsk->dev;
+	c.flags = lsk->flags & (ST_F_REUSEADDR | ST_F_REUSEPORT | ST_F_V6ONLY);
+	c.lport = local->port;
+	c.laddr = local->addr;
+	c.raddr = remote->addr;
+	c.rport = remote->port;
+	int kind = kind_of(c.family, &c.laddr, sk_has(&c, ST_F_V6ONLY));
+	struct tuple_ctx tc = {c.dev, NULL};
+	uint64_t tag = st_ehash_tag(&net->tcp_e, &c.laddr, c.lport, &c.raddr, c.rport);
+	if (st_ehash_find(&net->tcp_e, tag, &c.laddr, c.lport, &c.raddr, c.rport, tuple_dev_match, &tc))
+		return -EADDRINUSE;
+	st_owner_prep p;
+	c.state = (uint8_t)state;
+	int err = owner_prepare(net, &c, ST_TCP, c.lport, kind, &c.laddr, c.dev, &p);
+	if (err)
+		return err;
+	err = st_ehash_reserve(&net->tcp_e);
+	if (err) {
+		owner_abort(net, &p);
+		return err;
+	}
+	memset(child, 0, sizeof(*child));
+	child->proto = ST_TCP;
+	child->family = c.family;
+	child->uid = c.uid;
+	child->dev = c.dev;
+	child->flags = c.flags | ST_F_BINDPORT_LOCK | ST_F_BINDADDR_LOCK;
+	child->laddr = c.laddr;
+	child->raddr = c.raddr;
+	child->rport = c.rport;
+	child->lport = c.lport;
+	child->kind = (uint8_t)kind;
+	child->state = (uint8_t)state;
+	owner_link(net, child, &p);
+	ehash_add(net, child);
+	return 0;
+}
+
+int st_set_state(st_net *net, st_sock *sk, st_state state)
+{
+	if (!net || !sk || sk->proto != ST_TCP)
+		return -EINVAL;
+	if (state == ST_CLOSE || state == ST_LISTEN || state == ST_TIME_WAIT || state >= ST_STATE_COUNT_)
+		return -EINVAL;
+	if (!sk_has(sk, ST_F_EHASHED))
+		return -EINVAL;
+	sk->state = (uint8_t)state;
+	return 0;
+}
+
+int st_timewait(st_net *net, st_sock *sk, bool peer_ts)
+{
+	if (!net || !sk || sk->proto != ST_TCP || !sk_has(sk, ST_F_EHASHED) ||
+	    sk->state == ST_TIME_WAIT)
+		return -EINVAL;
+	owner_uncount(net, sk);
+	sk->state = ST_TIME_WAIT;
+	owner_count(net, sk);
+	if (peer_ts && st_conf_get(st_net_conf(net), ST_SYSCTL_TCP_TIMESTAMPS))
+		sk->flags |= ST_F_TW_TS;
+	else
+		sk->flags &= ~ST_F_TW_TS;
+	sk->tw_since = net->now;
+	sk->ch_next = NULL;
+	sk->ch_prev = net->tw_tail;
+	if (net->tw_tail)
+		net->tw_tail->ch_next = sk;
+	else
+		net->tw_head = sk;
+	net->tw_tail = sk;
+	return 0;
+}
+
+int st_expire_timewait(st_net *net, void (*fn)(st_sock *tw, void *ctx), void *ctx)
+{
+	int n = 0;
+	while (net->tw_head && net->now - net->tw_head->tw_since >= TW_LEN_NS) {
+		st_sock *tw = net->tw_head;
+		st_close(net, tw);
+		n++;
+		if (fn)
+			fn(tw, ctx);
+	}
+	return n;
+}

@@ -1,0 +1,366 @@
+/*
+ * lookup.c - demultiplexing, the kernel's two-stage way.
+ *
+ * Stage one is the exact 4-tuple (ehash.c).  Stage two scores the
+ * sockets bound to the packet's destination address, then those bound to
+ * the wildcard; an exact-address socket always beats a wildcard one
+ * because the wildcard chain is only looked at when the first finds
+ * nothing (D-T1).  Within a chain the scan takes a socket only if its
+ * score is strictly higher than the best so far, and stops at once when
+ * that best has a SO_REUSEPORT group, which then picks the member (D-T5,
+ * D-U5).  Because only the first socket of each class (chain.c) can win,
+ * the scan below visits class heads sorted by chain position: the same
+ * answer as the kernel's full scan in O(classes).
+ *
+ * The scoring functions are separate so that each rule can be tested
+ * alone: score_tcp4/score_tcp6 (D-T3/D-T4) and score_udp4/score_udp6
+ * (D-U2).  SO_INCOMING_CPU is not modelled (the core has no CPUs), so its
+ * +1 never applies.
+ */
+#include "net_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* ---- scores of one class for one packet ---- */
+
+static bool dev_ok(int32_t sk_dev, int32_t pkt_dev)
+{
+	return !sk_dev || sk_dev == pkt_dev;
+}
+
+/* Does a class of this kind/family receive packets of this IP version? */
+static bool kind_receives(int kind, int family, int pkt_family, bool wildcard_stage)
+{
+	if (pkt_family == ST_AF_INET) {
+		if (family == ST_AF_INET)
+			return kind == K_V4SPEC || kind == K_V4ANY;
+		/* AF_INET6: v4-mapped sockets, and `::` dual-stack in the
+		 * wildcard stage; never V6ONLY ones. */
+		return kind == K_V4SPEC || kind == K_V4ANY || (kind == K_DUALANY && wildcard_stage);
+	}
+	if (family != ST_AF_INET6)
+		return false;
+	return kind == K_V6SPEC || kind == K_V6ANYONLY || kind == K_DUALANY;
+}
+
+int st_score_tcp(int kind, int family, int32_t dev, const st_pkt *p, bool wildcard_stage, int *why);
+int st_score_udp(int kind, int family, int32_t dev, const st_pkt *p, bool wildcard_stage, int *why);
+
+/* D-T3 / D-T4. */
+int st_score_tcp(int kind, int family, int32_t dev, const st_pkt *p, bool wildcard_stage, int *why)
+{
+	*why = 0;
+	if (!kind_receives(kind, family, p->family, wildcard_stage)) {
+		if (p->family == ST_AF_INET && kind == K_V6ANYONLY)
+			*why |= ST_WHY_V6ONLY;
+		return -1;
+	}
+	if (!dev_ok(dev, p->ifindex)) {
+		*why |= ST_WHY_OTHER_DEVICE;
+		return -1;
+	}
+	int score = 1;
+	if (dev) {
+		score++;
+		*why |= ST_WHY_DEVICE;
+	}
+	if (p->family == ST_AF_INET && family == ST_AF_INET) {
+		score++;
+		*why |= ST_WHY_FAMILY_V4;
+	}
+	return score;
+}
+
+/* D-U2, for unconnected sockets (connected ones are found by 4-tuple). */
+int st_score_udp(int kind, int family, int32_t dev, const st_pkt *p, bool wildcard_stage, int *why)
+{
+	*why = 0;
+	if (!kind_receives(kind, family, p->family, wildcard_stage)) {
+		if (p->family == ST_AF_INET && kind == K_V6ANYONLY)
+			*why |= ST_WHY_V6ONLY;
+		return -1;
+	}
+	if (!dev_ok(dev, p->ifindex)) {
+		*why |= ST_WHY_OTHER_DEVICE;
+		return -1;
+	}
+	int score;
+	if (p->family == ST_AF_INET) {
+		score = family == ST_AF_INET ? 2 : 1;
+		if (family == ST_AF_INET)
+			*why |= ST_WHY_FAMILY_V4;
+		if (dev) {
+			score += 4;
+			*why |= ST_WHY_DEVICE;
+		}
+	} else {
+		score = 0;
+		if (dev) {
+			score += 1;
+			*why |= ST_WHY_DEVICE;
+		}
+	}
+	return score;
+}
+
+struct head {
+	st_sock *sk;
+	int score;
+	int why;
+};
+
+static int by_pos(const void *a, const void *b)
+{
+	const struct head *x = a, *y = b;
+	return (x->sk->chain_pos > y->sk->chain_pos) - (x->sk->chain_pos < y->sk->chain_pos);
+}
+
+static void add_cand(st_lookup_explain *ex, const st_sock *sk, int score, int why)
+{
+	if (ex && ex->ncand < ST_EXPLAIN_MAX_CANDIDATES) {
+		ex->cand[ex->ncand].sk = sk;
+		ex->cand[ex->ncand].score = score;
+		ex->cand[ex->ncand].why = why;
+		ex->ncand++;
+	}
+}
+
+/* Scan one chain.  UDP's has_conns rule: a group that ever had a
+ * connected member does not stop the scan (D-U5). */
+static st_sock *scan_chain(st_net *net, struct st_chain *c, const st_pkt *p, bool wildcard,
+			   st_lookup_explain *ex)
+{
+	if (!c || !c->ncls)
+		return NULL;
+	struct head stackbuf[16];
+	struct head *h = c->ncls <= 16 ? stackbuf : malloc(c->ncls * sizeof(*h));
+	if (!h)
+		return NULL; /* cannot happen in practice: classes are few */
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < c->ncls; i++) {
+		struct st_class *cl = &c->cls[i];
+		int why;
+		int sc = p->proto == ST_TCP
+				 ? st_score_tcp(cl->kind, cl->family, cl->dev, p, wildcard, &why)
+				 : st_score_udp(cl->kind, cl->family, cl->dev, p, wildcard, &why);
+		if (sc < 0) {
+			add_cand(ex, cl->head, -1, why);
+			continue;
+		}
+		/* Specific-address chains hold one address; a v4 packet to
+		 * a.b.c.d is in the chain of ::ffff:a.b.c.d already. */
+		h[n].sk = cl->head;
+		h[n].score = sc;
+		h[n].why = why;
+		n++;
+	}
+	qsort(h, n, sizeof(*h), by_pos);
+	st_sock *result = NULL;
+	int best = -1;
+	for (uint32_t i = 0; i < n; i++) {
+		add_cand(ex, h[i].sk, h[i].score, h[i].why);
+		if (h[i].score <= best)
+			continue;
+		best = h[i].score;
+		st_sock *sk = h[i].sk;
+		if (sk_has(sk, ST_F_REUSEPORT) && sk->rp_group) {
+			st_sock *pick = rp_select(net, sk, p, ex);
+			if (pick) {
+				if (p->proto == ST_TCP || !sk->rp_group->has_conns) {
+					if (ex)
+						ex->cand[ex->ncand ? ex->ncand - 1 : 0].why |=
+							ST_WHY_REUSEPORT | ST_WHY_EARLY_RETURN;
+					if (h != stackbuf)
+						free(h);
+					return pick;
+				}
+				result = pick;
+				continue;
+			}
+		}
+		result = sk;
+	}
+	if (h != stackbuf)
+		free(h);
+	return result;
+}
+
+static bool lookup_dev_match(st_sock *sk, void *ctx)
+{
+	const st_pkt *p = ctx;
+	return dev_ok(sk->dev, p->ifindex);
+}
+
+static st_sock *exact(st_net *net, st_ehash *e, const st_pkt *p)
+{
+	uint64_t tag = st_ehash_tag(e, &p->daddr, p->dport, &p->saddr, p->sport);
+	return st_ehash_find(e, tag, &p->daddr, p->dport, &p->saddr, p->sport, lookup_dev_match,
+			     (void *)p);
+	(void)net;
+}
+
+st_sock *st_lookup_established(st_net *net, const st_pkt *p)
+{
+	if (!net || !p)
+		return NULL;
+	return exact(net, &net->tcp_e, p);
+}
+
+void st_lookup_established_batch(st_net *net, const st_pkt *const *p, size_t n, st_sock **out)
+{
+	enum { B = 16 };
+	uint64_t tags[B];
+	for (size_t base = 0; base < n; base += B) {
+		size_t m = n - base < B ? n - base : B;
+		for (size_t i = 0; i < m; i++) {
+			const st_pkt *k = p[base + i];
+			tags[i] = st_ehash_tag(&net->tcp_e, &k->daddr, k->dport, &k->saddr, k->sport);
+			__builtin_prefetch(&net->tcp_e.s[(tags[i] & (net->tcp_e.nlines - 1)) * 4]);
+		}
+		for (size_t i = 0; i < m; i++) {
+			const st_pkt *k = p[base + i];
+			out[base + i] = st_ehash_find(&net->tcp_e, tags[i], &k->daddr, k->dport,
+						      &k->saddr, k->sport, lookup_dev_match, (void *)k);
+		}
+	}
+}
+
+static void describe_result(st_lookup_explain *ex, const st_sock *sk)
+{
+	if (!ex)
+		return;
+	char who[160];
+	if (!sk) {
+		snprintf(ex->text, sizeof(ex->text), "no socket matches: %s",
+			 ex->ncand ? "no candidate was eligible" : "nothing is bound to this port");
+		return;
+	}
+	sock_describe(sk, who, sizeof(who));
+	const char *stage = ex->stage == ST_STAGE_ESTABLISHED ? "its exact 4-tuple"
+			    : ex->stage == ST_STAGE_EXACT_ADDR ? "a socket bound to the destination address"
+							       : "a wildcard socket";
+	if (ex->group_first)
+		snprintf(ex->text, sizeof(ex->text),
+			 "reached %s through %s; its SO_REUSEPORT group of %u picked member %u "
+			 "(hash %08x * %u >> 32)", who, stage, ex->group_size, ex->group_index, ex->hash,
+			 ex->group_size);
+	else
+		snprintf(ex->text, sizeof(ex->text), "reached %s through %s", who, stage);
+}
+
+static st_sock *listener_stages(st_net *net, const st_pkt *p, st_lookup_explain *ex)
+{
+	st_addr key = p->daddr, any = st_addr_any6();
+	st_sock *sk = NULL;
+	if (!st_addr_is_any6(&key) && !st_addr_is_any4(&key)) {
+		if (ex)
+			ex->stage = ST_STAGE_EXACT_ADDR;
+		sk = scan_chain(net, chain_find(net, p->proto, p->dport, &key), p, false, ex);
+	}
+	if (!sk) {
+		if (ex)
+			ex->stage = ST_STAGE_WILDCARD;
+		sk = scan_chain(net, chain_find(net, p->proto, p->dport, &any), p, true, ex);
+	}
+	return sk;
+}
+
+st_sock *st_lookup_tcp(st_net *net, const st_pkt *p, st_lookup_explain *ex)
+{
+	if (ex)
+		memset(ex, 0, sizeof(*ex));
+	if (!net || !p)
+		return NULL;
+	st_sock *sk = exact(net, &net->tcp_e, p);
+	if (sk) {
+		if (ex)
+			ex->stage = ST_STAGE_ESTABLISHED;
+	} else {
+		sk = listener_stages(net, p, ex);
+		if (!sk && ex)
+			ex->stage = ST_STAGE_NONE;
+	}
+	describe_result(ex, sk);
+	return sk;
+}
+
+static bool newest_dev_match(st_sock *sk, void *ctx)
+{
+	/* The 4-tuple table keeps no order among duplicates; remember the
+	 * most recently bound match (head insertion in the kernel). */
+	void **c = ctx;
+	const st_pkt *p = c[0];
+	st_sock **best = (st_sock **)&c[1];
+	if (dev_ok(sk->dev, p->ifindex) && (!*best || sk->prim_seq > (*best)->prim_seq))
+		*best = sk;
+	return false;
+}
+
+st_sock *st_lookup_udp(st_net *net, const st_pkt *p, st_lookup_explain *ex)
+{
+	if (ex)
+		memset(ex, 0, sizeof(*ex));
+	if (!net || !p)
+		return NULL;
+	void *ctx[2] = {(void *)p, NULL};
+	uint64_t tag = st_ehash_tag(&net->udp_e, &p->daddr, p->dport, &p->saddr, p->sport);
+	st_ehash_find(&net->udp_e, tag, &p->daddr, p->dport, &p->saddr, p->sport, newest_dev_match, ctx);
+	st_sock *sk = ctx[1];
+	if (sk) {
+		if (ex)
+			ex->stage = ST_STAGE_ESTABLISHED;
+	} else {
+		sk = listener_stages(net, p, ex);
+		if (!sk && ex)
+			ex->stage = ST_STAGE_NONE;
+	}
+	describe_result(ex, sk);
+	return sk;
+}
+
+bool st_net_is_bcast_or_mcast(const st_net *net, const st_pkt *p)
+{
+	if (st_addr_is_multicast(&p->daddr))
+		return true;
+	if (p->family != ST_AF_INET)
+		return false;
+	uint32_t d = st_addr_get_v4(&p->daddr);
+	if (d == 0xffffffff)
+		return true;
+	st_route4 r;
+	return st_net_route4(net, d, &r) == 0 && r.type == ST_RTN_BROADCAST;
+}
+
+/* __udp_is_mcast_sock for one socket. */
+static bool mcast_match(const st_sock *sk, const st_pkt *p)
+{
+	if (sk->rport && (sk->rport != p->sport || !st_addr_equal(&sk->raddr, &p->saddr)))
+		return false;
+	if (!dev_ok(sk->dev, p->ifindex))
+		return false;
+	bool wildcard = sk->kind == K_V4ANY || sk->kind == K_DUALANY || sk->kind == K_V6ANYONLY;
+	if (!wildcard && !st_addr_equal(&sk->laddr, &p->daddr))
+		return false;
+	return kind_receives(sk->kind, sk->family, p->family, true);
+}
+
+int st_lookup_udp_multi(st_net *net, const st_pkt *p, void (*fn)(st_sock *sk, void *ctx), void *ctx)
+{
+	if (!net || !p)
+		return 0;
+	struct st_portbkt *b = bkt_find(net, ST_UDP, p->dport);
+	int n = 0;
+	if (!b)
+		return 0;
+	/* Every owner of the port that matches gets a copy (D-U6); the
+	 * newest first, as the kernel walks the primary chain. */
+	for (st_sock *sk = b->owners; sk; sk = sk->own_next) {
+		if (!mcast_match(sk, p))
+			continue;
+		n++;
+		if (fn)
+			fn(sk, ctx);
+	}
+	return n;
+}

@@ -1,0 +1,212 @@
+/*
+ * net.c - creating and destroying a network namespace, its clock and its
+ * random numbers, and the invariant checker.
+ *
+ * Randomness (bind(0) start offsets, the perturbation table, the "+
+ * random(0..7)*2" of RFC 6056) comes from a splitmix64 stream seeded by
+ * the caller, so that a run is reproducible from its seed: the simulator
+ * and the tests rely on that.
+ */
+#include "net_internal.h"
+
+#include <stdio.h>
+
+struct st_netconf *st_net_conf(st_net *net)
+{
+	return &net->conf;
+}
+
+const struct st_netconf *st_net_conf_c(const st_net *net)
+{
+	return &net->conf;
+}
+
+uint32_t st_rand32(st_net *net)
+{
+	return (uint32_t)(st_splitmix64(&net->rng) >> 32);
+}
+
+uint32_t st_rand_below(st_net *net, uint32_t n)
+{
+	if (n <= 1)
+		return 0;
+	return (uint32_t)(((uint64_t)st_rand32(net) * n) >> 32);
+}
+
+int st_net_new(st_net **out, uint64_t seed, const st_net_ops *ops)
+{
+	if (!out)
+		return -EINVAL;
+	st_net *net = st_calloc(1, sizeof(*net));
+	if (!net)
+		return -ENOMEM;
+	net->seed = seed;
+	net->rng = seed ^ 0x5eed5eed5eed5eedULL;
+	if (ops)
+		net->ops = *ops;
+	net->k_tcp_rp = st_sipkey_derive(seed, 1);
+	net->k_udp_rp = st_sipkey_derive(seed, 2);
+	net->k_port = st_sipkey_derive(seed, 3);
+	int err = st_netconf_init(&net->conf);
+	if (err)
+		goto fail_conf;
+	err = st_htab_init(&net->h, st_sipkey_derive(seed, 4), 64);
+	if (err)
+		goto fail_h;
+	err = st_ehash_init(&net->tcp_e, st_sipkey_derive(seed, 5));
+	if (err)
+		goto fail_te;
+	err = st_ehash_init(&net->udp_e, st_sipkey_derive(seed, 6));
+	if (err)
+		goto fail_ue;
+	net->perturb = st_malloc(65536 * sizeof(uint32_t));
+	if (!net->perturb) {
+		err = -ENOMEM;
+		goto fail_p;
+	}
+	for (int i = 0; i < 65536; i++)
+		net->perturb[i] = st_rand32(net);
+	*out = net;
+	return 0;
+fail_p:
+	st_ehash_destroy(&net->udp_e);
+fail_ue:
+	st_ehash_destroy(&net->tcp_e);
+fail_te:
+	st_htab_destroy(&net->h);
+fail_h:
+	st_netconf_destroy(&net->conf);
+fail_conf:
+	st_free(net);
+	return err;
+}
+
+void st_net_free(st_net *net)
+{
+	if (!net)
+		return;
+	/* Free every object still in the hash table. */
+	for (size_t i = 0; i <= net->h.mask; i++) {
+		st_hnode *n = net->h.b[i];
+		while (n) {
+			st_hnode *next = n->next;
+			switch (n->key.type) {
+			case HT_CHAIN:
+				st_free(((struct st_chain *)n)->cls);
+				break;
+			case HT_RPG:
+				st_free(((struct st_rpgroup *)n)->m);
+				break;
+			case HT_DEST:
+				st_free(((struct st_dest *)n)->used);
+				break;
+			default:
+				break;
+			}
+			st_free(n);
+			n = next;
+		}
+	}
+	st_htab_destroy(&net->h);
+	st_ehash_destroy(&net->tcp_e);
+	st_ehash_destroy(&net->udp_e);
+	st_free(net->perturb);
+	st_netconf_destroy(&net->conf);
+	st_free(net);
+}
+
+void st_net_set_time(st_net *net, uint64_t now_ns)
+{
+	if (net && now_ns >= net->now)
+		net->now = now_ns;
+}
+
+uint64_t st_net_time(const st_net *net)
+{
+	return net ? net->now : 0;
+}
+
+size_t st_net_count(const st_net *net)
+{
+	return net ? net->nhashed : 0;
+}
+
+static int fail(char *buf, size_t len, const char *what, uint16_t port)
+{
+	if (buf && len)
+		snprintf(buf, len, "%s (port %u)", what, port);
+	return -EUCLEAN;
+}
+
+/* Recount every aggregate of every port from its owners and compare. */
+int st_net_check(const st_net *net, char *buf, size_t len)
+{
+	if (!net)
+		return -EINVAL;
+	if (buf && len)
+		buf[0] = 0;
+	size_t owners = 0;
+	for (size_t i = 0; i <= net->h.mask; i++) {
+		for (st_hnode *n = net->h.b[i]; n; n = n->next) {
+			if (n->key.type == HT_PORT) {
+				const struct st_portbkt *b = (const void *)n;
+				uint32_t cnt = 0, expl = 0;
+				for (const st_sock *o = b->owners; o; o = o->own_next) {
+					cnt++;
+					if (!sk_has(o, ST_F_CONNECT_BIND))
+						expl++;
+					if (o->bkt != b || !sk_has(o, ST_F_HASHED))
+						return fail(buf, len, "owner not linked to its bucket", n->key.port);
+					if (o->lport != n->key.port || o->proto != n->key.proto)
+						return fail(buf, len, "owner on the wrong port", n->key.port);
+					if (o->own_next && o->own_next->own_prev != o)
+						return fail(buf, len, "broken owner list", n->key.port);
+					if (o->own_next && o->own_next->prim_seq > o->prim_seq)
+						return fail(buf, len, "owner list out of order", n->key.port);
+					if (o->proto == ST_TCP && o->state == ST_LISTEN && !sk_has(o, ST_F_LHASHED))
+						return fail(buf, len, "listener not in its chain", n->key.port);
+					if (o->proto == ST_UDP && !sk_has(o, ST_F_LHASHED))
+						return fail(buf, len, "UDP socket not in its chain", n->key.port);
+					if (o->rp_group && o->rp_group->m[o->rp_index] != o)
+						return fail(buf, len, "reuseport index wrong", n->key.port);
+				}
+				if (cnt != b->nowners || cnt == 0)
+					return fail(buf, len, "owner count wrong", n->key.port);
+				if (expl != b->nexplicit)
+					return fail(buf, len, "explicit owner count wrong", n->key.port);
+				owners += cnt;
+			} else if (n->key.type == HT_AGG) {
+				const struct st_agg *g = (const void *)n;
+				const struct st_portbkt *b = NULL;
+				st_hkey k;
+				memset(&k, 0, sizeof(k));
+				k.type = HT_PORT;
+				k.proto = n->key.proto;
+				k.port = n->key.port;
+				b = (const void *)st_htab_find(&net->h, &k, st_htab_hash(&net->h, &k));
+				st_counts c = {0, 0, 0, 0};
+				uint32_t refs = 0;
+				for (const st_sock *o = b ? b->owners : NULL; o; o = o->own_next) {
+					if (o->kind != n->key.kind)
+						continue;
+					if (n->key.dev != DEV_ALL && o->dev != n->key.dev)
+						continue;
+					if (n->key.exact && !st_addr_equal(&o->laddr, &n->key.addr))
+						continue;
+					refs++;
+					bool nr = !(sk_has(o, ST_F_REUSEADDR) && o->state != ST_LISTEN);
+					bool rp = sk_has(o, ST_F_REUSEPORT), tw = o->state == ST_TIME_WAIT;
+					c.total++;
+					c.notraok += nr;
+					c.rp_tw += rp && tw;
+					c.notraok_rp_tw += rp && tw && nr;
+				}
+				if (refs != g->refs || refs == 0 || memcmp(&c, &g->c, sizeof(c)))
+					return fail(buf, len, "aggregate counters disagree with owners", n->key.port);
+			}
+		}
+	}
+	if (owners != net->nhashed)
+		return fail(buf, len, "hashed socket count wrong", 0);
+	return 0;
+}

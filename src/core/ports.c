@@ -1,0 +1,635 @@
+/*
+ * ports.c - who holds a port, and does a new socket conflict with them.
+ *
+ * The kernel answers "may S bind port P?" by walking the owners of P
+ * (bhash2 buckets) and testing each against S.  That walk is what makes
+ * Linux slow with many owners on one port, so socktab keeps, beside the
+ * owners, *aggregates*: for every set of owners that a rule may need to
+ * test as a whole, a few counters from which "is there an owner in this
+ * set that S conflicts with?" follows in O(1).
+ *
+ * Which sets?  Overlap (section 2) only depends on each socket's coverage
+ * kind (st_kind) and, for specific addresses, the address; the device gate
+ * only on the device.  So a socket is counted in four aggregates:
+ *   (kind, device), (kind, ALL devices), and for specific addresses
+ *   (address, device), (address, ALL).
+ * A check for S sums the aggregates of the kinds S overlaps, over device
+ * slot ALL when S has no device, else over slots 0 and S.dev.
+ *
+ * Which counters?  S conflicts with owner E (B-T2) unless
+ *     (S.RA and E.RA and E not listening)                 "raok(E)"
+ *  or (S.RP and E.RP and (E in TIME_WAIT or same uid)).
+ * Per aggregate we count total, notraok (owners without raok), rp_tw and
+ * notraok_rp_tw (RP owners in TIME_WAIT) and, per uid, rp_live and
+ * notraok_rp_live (RP owners not in TIME_WAIT).  Then, for S's flags:
+ *     none    -> total
+ *     RA      -> notraok
+ *     RP      -> total   - rp_tw         - rp_live[S.uid]
+ *     RA+RP   -> notraok - notraok_rp_tw - notraok_rp_live[S.uid]
+ * is the number of owners S conflicts with.  Flags are read live (1.4), so
+ * every change of RA, RP or of LISTEN/TIME_WAIT state re-counts the owner.
+ *
+ * The UDP rule is not a pure "exists" (B-U4: the first relevant owner in
+ * the port's chain, newest first, decides), so it walks the port's owner
+ * list as the kernel does.
+ *
+ * The fastreuse / fastreuseport caches of the bind bucket (B-T9) live
+ * here too; they admit some binds without any check, exactly as Linux's
+ * do, including the order-dependent results that follow.
+ */
+#include "net_internal.h"
+
+int kind_of(int family, const st_addr *a, bool v6only)
+{
+	if (family == ST_AF_INET)
+		return st_addr_is_any4(a) ? K_V4ANY : K_V4SPEC;
+	if (st_addr_is_any6(a))
+		return v6only ? K_V6ANYONLY : K_DUALANY;
+	if (st_addr_is_v4mapped(a))
+		return st_addr_is_any4(a) ? K_V4ANY : K_V4SPEC;
+	return K_V6SPEC;
+}
+
+static bool kind_specific(int k)
+{
+	return k == K_V4SPEC || k == K_V6SPEC;
+}
+
+bool kinds_overlap(int ka, const st_addr *a, int kb, const st_addr *b)
+{
+	if (ka == K_DUALANY || kb == K_DUALANY)
+		return true;
+	bool a4 = ka == K_V4SPEC || ka == K_V4ANY;
+	bool b4 = kb == K_V4SPEC || kb == K_V4ANY;
+	if (a4 != b4)
+		return false;
+	if (kind_specific(ka) && kind_specific(kb))
+		return st_addr_equal(a, b);
+	return true;
+}
+
+bool dev_compatible(int32_t a, int32_t b)
+{
+	return !a || !b || a == b;
+}
+
+static st_hkey port_key(int proto, uint16_t port)
+{
+	st_hkey k;
+	memset(&k, 0, sizeof(k));
+	k.type = HT_PORT;
+	k.proto = (uint8_t)proto;
+	k.port = port;
+	return k;
+}
+
+struct st_portbkt *bkt_find(st_net *net, int proto, uint16_t port)
+{
+	st_hkey k = port_key(proto, port);
+	return (struct st_portbkt *)st_htab_find(&net->h, &k, st_htab_hash(&net->h, &k));
+}
+
+static st_hkey agg_key(int proto, uint16_t port, int kind, bool exact, const st_addr *a,
+		       int32_t dev)
+{
+	st_hkey k;
+	memset(&k, 0, sizeof(k));
+	k.type = HT_AGG;
+	k.proto = (uint8_t)proto;
+	k.port = port;
+	k.kind = (uint8_t)kind;
+	k.exact = exact;
+	if (exact)
+		k.addr = *a;
+	k.dev = dev;
+	return k;
+}
+
+static struct st_agg *agg_find(st_net *net, int proto, uint16_t port, int kind, bool exact,
+			       const st_addr *a, int32_t dev)
+{
+	st_hkey k = agg_key(proto, port, kind, exact, a, dev);
+	return (struct st_agg *)st_htab_find(&net->h, &k, st_htab_hash(&net->h, &k));
+}
+
+static st_hkey uid_key(const struct st_agg *g, uint32_t uid)
+{
+	st_hkey k;
+	memset(&k, 0, sizeof(k));
+	k.type = HT_UID;
+	k.ptr = (uintptr_t)g;
+	k.uid = uid;
+	return k;
+}
+
+static struct st_uidcnt *uid_find(st_net *net, const struct st_agg *g, uint32_t uid)
+{
+	st_hkey k = uid_key(g, uid);
+	return (struct st_uidcnt *)st_htab_find(&net->h, &k, st_htab_hash(&net->h, &k));
+}
+
+/* The (up to) four aggregates of an owner, by slot:
+ * 0 (kind, dev)  1 (kind, ALL)  2 (addr, dev)  3 (addr, ALL). */
+static void agg_slots(const st_sock *sk, int kind, const st_addr *a, int32_t dev,
+		      st_hkey keys[4], int *n)
+{
+	keys[0] = agg_key(sk->proto, sk->lport, kind, false, a, dev);
+	keys[1] = agg_key(sk->proto, sk->lport, kind, false, a, DEV_ALL);
+	*n = 2;
+	if (kind_specific(kind)) {
+		keys[2] = agg_key(sk->proto, sk->lport, kind, true, a, dev);
+		keys[3] = agg_key(sk->proto, sk->lport, kind, true, a, DEV_ALL);
+		*n = 4;
+	}
+}
+
+void owner_abort(st_net *net, st_owner_prep *p)
+{
+	(void)net;
+	for (int i = 0; i < 4; i++) {
+		if (p->new_uid[i])
+			st_free(p->uid[i]);
+		if (p->new_agg[i])
+			st_free(p->agg[i]);
+	}
+	if (p->new_bkt)
+		st_free(p->bkt);
+	memset(p, 0, sizeof(*p));
+}
+
+int owner_prepare(st_net *net, const st_sock *sk, int proto, uint16_t port, int kind,
+		  const st_addr *a, int32_t dev, st_owner_prep *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->bkt = bkt_find(net, proto, port);
+	if (!p->bkt) {
+		p->bkt = st_calloc(1, sizeof(*p->bkt));
+		if (!p->bkt)
+			return -ENOMEM;
+		p->new_bkt = true;
+	}
+	st_sock tmp = *sk;
+	tmp.proto = (uint8_t)proto;
+	tmp.lport = port;
+	st_hkey keys[4];
+	int n;
+	agg_slots(&tmp, kind, a, dev, keys, &n);
+	for (int i = 0; i < n; i++) {
+		/* Slot 0 and 1 are the same key when... never: dev is not ALL. */
+		p->agg[i] = (struct st_agg *)st_htab_find(&net->h, &keys[i],
+							  st_htab_hash(&net->h, &keys[i]));
+		if (!p->agg[i]) {
+			p->agg[i] = st_calloc(1, sizeof(struct st_agg));
+			if (!p->agg[i])
+				goto nomem;
+			p->new_agg[i] = true;
+			p->agg[i]->h.key = keys[i];
+		}
+		p->uid[i] = p->new_agg[i] ? NULL : uid_find(net, p->agg[i], sk->uid);
+		if (!p->uid[i]) {
+			p->uid[i] = st_calloc(1, sizeof(struct st_uidcnt));
+			if (!p->uid[i])
+				goto nomem;
+			p->new_uid[i] = true;
+		}
+	}
+	return 0;
+nomem:
+	owner_abort(net, p);
+	return -ENOMEM;
+}
+
+static bool raok(const st_sock *e)
+{
+	return sk_has(e, ST_F_REUSEADDR) && e->state != ST_LISTEN;
+}
+
+static void count_into(struct st_agg *g, struct st_uidcnt *u, const st_sock *e, int d)
+{
+	bool nr = !raok(e);
+	bool rp = sk_has(e, ST_F_REUSEPORT);
+	bool tw = e->state == ST_TIME_WAIT;
+	g->c.total += (uint32_t)d;
+	if (nr)
+		g->c.notraok += (uint32_t)d;
+	if (rp && tw) {
+		g->c.rp_tw += (uint32_t)d;
+		if (nr)
+			g->c.notraok_rp_tw += (uint32_t)d;
+	}
+	if (rp && !tw) {
+		u->rp_live += (uint32_t)d;
+		if (nr)
+			u->notraok_rp_live += (uint32_t)d;
+	}
+}
+
+/* Walk the aggregates (and uid counters) an owner is counted in. */
+static int owner_aggs(st_net *net, const st_sock *sk, struct st_agg *g[4], struct st_uidcnt *u[4])
+{
+	st_hkey keys[4];
+	int n;
+	agg_slots(sk, sk->kind, &sk->laddr, sk->dev, keys, &n);
+	for (int i = 0; i < n; i++) {
+		g[i] = (struct st_agg *)st_htab_find(&net->h, &keys[i], st_htab_hash(&net->h, &keys[i]));
+		u[i] = g[i] ? uid_find(net, g[i], sk->uid) : NULL;
+	}
+	return n;
+}
+
+void owner_uncount(st_net *net, st_sock *sk)
+{
+	struct st_agg *g[4];
+	struct st_uidcnt *u[4];
+	int n = owner_aggs(net, sk, g, u);
+	for (int i = 0; i < n; i++)
+		if (g[i] && u[i])
+			count_into(g[i], u[i], sk, -1);
+}
+
+void owner_count(st_net *net, st_sock *sk)
+{
+	struct st_agg *g[4];
+	struct st_uidcnt *u[4];
+	int n = owner_aggs(net, sk, g, u);
+	for (int i = 0; i < n; i++)
+		if (g[i] && u[i])
+			count_into(g[i], u[i], sk, +1);
+}
+
+static bool bkt_connect_only(const struct st_portbkt *b)
+{
+	return b->fastreuse == -1 && b->fastreuseport == -1;
+}
+
+void bkt_mark(st_net *net, int proto, uint16_t port, const struct st_portbkt *b)
+{
+	uint64_t bit = 1ULL << (port & 63);
+	int w = port >> 6, pi = pidx(proto);
+	net->taken[pi][w] &= ~bit;
+	net->conly[pi][w] &= ~bit;
+	if (b) {
+		if (bkt_connect_only(b))
+			net->conly[pi][w] |= bit;
+		else
+			net->taken[pi][w] |= bit;
+	}
+}
+
+static void aggs_attach(st_net *net, st_sock *sk, st_owner_prep *p)
+{
+	for (int i = 0; i < 4 && p->agg[i]; i++) {
+		struct st_agg *g = p->agg[i];
+		if (p->new_agg[i]) {
+			st_hkey k = g->h.key;
+			st_htab_insert(&net->h, &g->h, &k, st_htab_hash(&net->h, &k));
+		}
+		g->refs++;
+		if (p->new_uid[i]) {
+			st_hkey k = uid_key(g, sk->uid);
+			st_htab_insert(&net->h, &p->uid[i]->h, &k, st_htab_hash(&net->h, &k));
+		}
+		p->uid[i]->refs++;
+		count_into(g, p->uid[i], sk, +1);
+	}
+	sk->agg = p->agg[0];
+}
+
+static void aggs_detach(st_net *net, st_sock *sk)
+{
+	struct st_agg *g[4];
+	struct st_uidcnt *u[4];
+	int n = owner_aggs(net, sk, g, u);
+	for (int i = 0; i < n; i++) {
+		if (!g[i])
+			continue;
+		if (u[i])
+			count_into(g[i], u[i], sk, -1);
+		g[i]->refs--;
+		if (u[i] && --u[i]->refs == 0) {
+			st_htab_remove(&net->h, &u[i]->h);
+			st_free(u[i]);
+		}
+		if (g[i]->refs == 0) {
+			st_htab_remove(&net->h, &g[i]->h);
+			st_free(g[i]);
+		}
+	}
+	sk->agg = NULL;
+}
+
+/* Same port, new address and/or device: only the aggregates change; the
+ * socket keeps its place among the port's owners. */
+void owner_move(st_net *net, st_sock *sk, const st_addr *a, int kind, int32_t dev, st_owner_prep *p)
+{
+	aggs_detach(net, sk);
+	sk->laddr = *a;
+	sk->kind = (uint8_t)kind;
+	sk->dev = dev;
+	aggs_attach(net, sk, p);
+	if (p->new_bkt)
+		st_free(p->bkt);
+	memset(p, 0, sizeof(*p));
+}
+
+void owner_link(st_net *net, st_sock *sk, st_owner_prep *p)
+{
+	struct st_portbkt *b = p->bkt;
+	if (p->new_bkt) {
+		st_hkey k = port_key(sk->proto, sk->lport);
+		/* A fresh bucket: the kernel's inet_bind_bucket_create. */
+		b->fastreuse = 0;
+		b->fastreuseport = 0;
+		st_htab_insert(&net->h, &b->h, &k, st_htab_hash(&net->h, &k));
+	}
+	aggs_attach(net, sk, p);
+	sk->bkt = b;
+	sk->own_prev = NULL;
+	sk->own_next = b->owners;
+	if (b->owners)
+		b->owners->own_prev = sk;
+	b->owners = sk;
+	b->nowners++;
+	if (!sk_has(sk, ST_F_CONNECT_BIND))
+		b->nexplicit++;
+	sk->prim_seq = ++net->seq;
+	sk->flags |= ST_F_HASHED;
+	net->nhashed++;
+	bkt_mark(net, sk->proto, sk->lport, b);
+	memset(p, 0, sizeof(*p));
+}
+
+void owner_unlink(st_net *net, st_sock *sk)
+{
+	struct st_portbkt *b = sk->bkt;
+	aggs_detach(net, sk);
+	if (sk->own_prev)
+		sk->own_prev->own_next = sk->own_next;
+	else
+		b->owners = sk->own_next;
+	if (sk->own_next)
+		sk->own_next->own_prev = sk->own_prev;
+	sk->own_next = sk->own_prev = NULL;
+	b->nowners--;
+	if (!sk_has(sk, ST_F_CONNECT_BIND))
+		b->nexplicit--;
+	uint16_t port = sk->lport;
+	int proto = sk->proto;
+	if (b->nowners == 0) {
+		st_htab_remove(&net->h, &b->h);
+		st_free(b);
+		b = NULL;
+	} else if (b->nexplicit == 0 && proto == ST_TCP) {
+		/* 6.18 (d57f4b874946): once only connect()-bound owners are
+		 * left, the bucket is connect-only again (P-T11). */
+		b->fastreuse = -1;
+		b->fastreuseport = -1;
+	}
+	bkt_mark(net, proto, port, b);
+	sk->bkt = NULL;
+	sk->agg = NULL;
+	sk->flags &= ~ST_F_HASHED;
+	net->nhashed--;
+}
+
+/* ---- the TCP rule ---------------------------------------------------- */
+
+static uint32_t conflicts_in(st_net *net, const struct st_agg *g, const st_sock *s)
+{
+	if (!g)
+		return 0;
+	bool ra = sk_has(s, ST_F_REUSEADDR), rp = sk_has(s, ST_F_REUSEPORT);
+	if (!ra && !rp)
+		return g->c.total;
+	if (ra && !rp)
+		return g->c.notraok;
+	const struct st_uidcnt *u = uid_find(net, g, s->uid);
+	uint32_t live = u ? (ra ? u->notraok_rp_live : u->rp_live) : 0;
+	if (!ra)
+		return g->c.total - g->c.rp_tw - live;
+	return g->c.notraok - g->c.notraok_rp_tw - live;
+}
+
+/* Kinds that overlap kind k (section 2), as aggregate selectors. */
+static int overlapping_kinds(int k, int out[5])
+{
+	switch (k) {
+	case K_V4SPEC:
+	case K_V4ANY:
+		out[0] = K_V4SPEC, out[1] = K_V4ANY, out[2] = K_DUALANY;
+		return 3;
+	case K_V6SPEC:
+	case K_V6ANYONLY:
+		out[0] = K_V6SPEC, out[1] = K_V6ANYONLY, out[2] = K_DUALANY;
+		return 3;
+	default:
+		for (int i = 0; i < 5; i++)
+			out[i] = K_V4SPEC + i;
+		return 5;
+	}
+}
+
+uint32_t tcp_conflicts(st_net *net, const st_sock *s, uint16_t port, int kind, const st_addr *a)
+{
+	int32_t slots[2];
+	int nslots = 0;
+	if (s->dev == 0)
+		slots[nslots++] = DEV_ALL;
+	else {
+		slots[nslots++] = 0;
+		slots[nslots++] = s->dev;
+	}
+	int ks[5];
+	int nk = overlapping_kinds(kind, ks);
+	uint32_t n = 0;
+	for (int i = 0; i < nslots; i++) {
+		for (int j = 0; j < nk; j++) {
+			/* A specific S meets owners of its own specific kind
+			 * only at its own address. */
+			bool exact = kind_specific(kind) && ks[j] == kind;
+			n += conflicts_in(net, agg_find(net, s->proto, port, ks[j], exact, a, slots[i]), s);
+		}
+	}
+	/* During listen() S is itself an owner of the port: it never
+	 * conflicts with itself (the kernel skips sk2 == sk). */
+	if (sk_has(s, ST_F_HASHED) && s->lport == port) {
+		bool self = !(sk_has(s, ST_F_REUSEADDR) && raok(s)) && !sk_has(s, ST_F_REUSEPORT);
+		if (self)
+			n--;
+	}
+	return n;
+}
+
+/* The kernel's inet_bind_conflict for one pair, in its three modes. */
+bool tcp_pair_conflict(const st_sock *s, int skind, const st_addr *sa, const st_sock *e,
+		       bool relax, bool reuseport_ok)
+{
+	if (s == e)
+		return false;
+	if (!dev_compatible(s->dev, e->dev))
+		return false;
+	if (!kinds_overlap(skind, sa, e->kind, &e->laddr))
+		return false;
+	bool s_ra = sk_has(s, ST_F_REUSEADDR), e_ra = sk_has(e, ST_F_REUSEADDR);
+	bool rp_pair = sk_has(s, ST_F_REUSEPORT) && sk_has(e, ST_F_REUSEPORT) &&
+		       (e->state == ST_TIME_WAIT || e->uid == s->uid);
+	if (s_ra && e_ra && e->state != ST_LISTEN)
+		return !relax || (!reuseport_ok && rp_pair);
+	return !reuseport_ok || !rp_pair;
+}
+
+const st_sock *tcp_conflict_witness(st_net *net, const st_sock *s, uint16_t port, int kind,
+				    const st_addr *a, bool relax, bool reuseport_ok)
+{
+	const struct st_portbkt *b = bkt_find(net, s->proto, port);
+	if (!b)
+		return NULL;
+	/* Oldest first reads better in an explanation ("the socket that
+	 * was there before you"): find the tail, walk back. */
+	const st_sock *o = b->owners;
+	while (o && o->own_next)
+		o = o->own_next;
+	for (; o; o = o->own_prev)
+		if (tcp_pair_conflict(s, kind, a, o, relax, reuseport_ok))
+			return o;
+	return NULL;
+}
+
+/* ---- fastreuse caches (B-T9) ----------------------------------------- */
+
+static uint32_t rcv4(int family, const st_addr *a, int kind)
+{
+	if (kind == K_V6SPEC)
+		return 0x7f000006; /* LOOPBACK4_IPV6, never matches IPv4 */
+	(void)family;
+	if (st_addr_is_any6(a))
+		return 0;
+	return st_addr_get_v4(a);
+}
+
+enum { AT_ANY = 1, AT_MAPPED = 2, AT_OTHER = 3 };
+static int atype(const st_addr *a)
+{
+	if (st_addr_is_any6(a))
+		return AT_ANY;
+	if (st_addr_is_v4mapped(a))
+		return AT_MAPPED;
+	return AT_OTHER;
+}
+
+static bool v4_saddr_equal(uint32_t a1, uint32_t a2, bool sk2_v6only, bool w1, bool w2)
+{
+	if (sk2_v6only)
+		return false;
+	if (a1 == a2)
+		return true;
+	return (w1 && !a1) || (w2 && !a2);
+}
+
+/* ipv6_rcv_saddr_equal with sk2 possibly IPv4 (then its v6 address is
+ * "absent" and counts as mapped). */
+static bool v6_saddr_equal(const st_addr *s1, const st_addr *s2, uint32_t a1, uint32_t a2,
+			   bool v6only1, bool v6only2, bool w1, bool w2)
+{
+	int t1 = atype(s1);
+	int t2 = s2 ? atype(s2) : AT_MAPPED;
+	if (t1 == AT_MAPPED && t2 == AT_MAPPED)
+		return v4_saddr_equal(a1, a2, v6only2, w1, w2);
+	if (t1 == AT_ANY && t2 == AT_ANY)
+		return true;
+	if (t2 == AT_ANY && w2 && !(v6only2 && t1 == AT_MAPPED))
+		return true;
+	if (t1 == AT_ANY && w1 && !(v6only1 && t2 == AT_MAPPED))
+		return true;
+	return s2 && st_addr_equal(s1, s2);
+}
+
+bool fast_reuse_match(const struct st_portbkt *b, const st_sock *s, int kind, const st_addr *a)
+{
+	if (b->fastreuseport <= 0)
+		return false;
+	if (!sk_has(s, ST_F_REUSEPORT) || s->rp_group)
+		return false;
+	if (b->fastuid != s->uid)
+		return false;
+	if (b->fastreuseport == FRP_ANY)
+		return true;
+	bool v6only = sk_has(s, ST_F_V6ONLY);
+	uint32_t s4 = rcv4(s->family, a, kind);
+	if (b->fast_family == ST_AF_INET6) {
+		int fk = kind_of(ST_AF_INET6, &b->fast_addr, b->fast_v6only);
+		return v6_saddr_equal(&b->fast_addr, s->family == ST_AF_INET6 ? a : NULL,
+				      rcv4(ST_AF_INET6, &b->fast_addr, fk), s4, b->fast_v6only, v6only,
+				      true, false);
+	}
+	return v4_saddr_equal(st_addr_get_v4(&b->fast_addr), s4, v6only, true, false);
+}
+
+/* inet_csk_update_fastreuse.  `first_owner` is the kernel's
+ * hlist_empty(&tb->bhash2) at the moment of the call. */
+void fast_update(struct st_portbkt *b, const st_sock *s, int kind, const st_addr *a,
+		 bool first_owner)
+{
+	bool reuse = sk_has(s, ST_F_REUSEADDR) && s->state != ST_LISTEN;
+	bool rp = sk_has(s, ST_F_REUSEPORT);
+	if (first_owner) {
+		b->fastreuse = reuse;
+		if (rp) {
+			b->fastreuseport = FRP_ANY;
+			goto remember;
+		}
+		b->fastreuseport = 0;
+		return;
+	}
+	if (!reuse)
+		b->fastreuse = 0;
+	if (!rp) {
+		b->fastreuseport = 0;
+		return;
+	}
+	if (fast_reuse_match(b, s, kind, a))
+		return;
+	b->fastreuseport = FRP_STRICT;
+remember:
+	b->fastuid = s->uid;
+	b->fast_family = s->family;
+	b->fast_v6only = sk_has(s, ST_F_V6ONLY);
+	b->fast_addr = *a;
+}
+
+/* ---- the UDP rule (B-U1, B-U4) --------------------------------------- */
+
+bool udp_rp_compatible(const st_sock *s, const st_sock *e)
+{
+	return sk_has(s, ST_F_REUSEPORT) && sk_has(e, ST_F_REUSEPORT) && !s->rp_group &&
+	       s->uid == e->uid;
+}
+
+static bool udp_relevant(const st_sock *s, int kind, const st_addr *a, const st_sock *e)
+{
+	if (e == s)
+		return false;
+	if (sk_has(s, ST_F_REUSEADDR) && sk_has(e, ST_F_REUSEADDR))
+		return false;
+	if (!dev_compatible(s->dev, e->dev))
+		return false;
+	return kinds_overlap(kind, a, e->kind, &e->laddr);
+}
+
+const st_sock *udp_first_relevant(st_net *net, const st_sock *s, uint16_t port, int kind,
+				  const st_addr *a)
+{
+	const struct st_portbkt *b = bkt_find(net, ST_UDP, port);
+	if (!b)
+		return NULL;
+	/* Linux 6.18 scans the port's primary chain, newest first, for the
+	 * first relevant owner whatever the number of owners
+	 * (docs/kernel-experiments.md, E4/E5: the hash2 shortcut of older
+	 * kernels no longer lets a wildcard bind past specific owners).
+	 * This walk is the one place where the cost grows with the owners
+	 * that are skipped (other addresses, or SO_REUSEADDR on both). */
+	for (const st_sock *e = b->owners; e; e = e->own_next)
+		if (udp_relevant(s, kind, a, e))
+			return e;
+	return NULL;
+}
