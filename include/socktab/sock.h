@@ -219,6 +219,12 @@ int st_listen(st_net *net, st_sock *sk, const st_cred *cred, st_explain *ex);
 int st_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addrlen,
 	       const st_cred *cred, st_explain *ex);
 
+/* UDP: the automatic bind of the first sendto() on an unbound socket (a
+ * port as for bind(0), address left wildcard, no user locks).  0 when the
+ * socket already has a port; -EAGAIN when the range is exhausted;
+ * -EOPNOTSUPP for TCP. */
+int st_autobind(st_net *net, st_sock *sk);
+
 /* connect(AF_UNSPEC): C-T11 (TCP) / C-U6 (UDP). Always succeeds on a
  * valid socket. */
 int st_disconnect(st_net *net, st_sock *sk);
