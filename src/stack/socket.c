@@ -1,0 +1,618 @@
+/*
+ * src/stack/socket.c - socket objects: lifetime, options and the calls.
+ *
+ * A socket is an st_sock record (the core's view: addresses, flags, state,
+ * table linkage) wrapped with what only the stack needs: queues, the TCP
+ * control block, the socket-layer connection state and the pending error.
+ *
+ * Why two connection states: Linux answers connect() from struct socket's
+ * state (unconnected / connecting / connected) *and* the TCP state.  A
+ * non-blocking connect that has since completed returns 0 once (connecting
+ * -> connected), then EISCONN; one still in progress returns EALREADY; one
+ * that failed returns the pending error once.  Keeping both states here
+ * makes those answers fall out of the same few lines Linux uses.
+ *
+ * Lifetime: `refs` counts descriptors in any process.  The last release
+ * closes the socket; TCP may keep it alive as an orphan (FIN handshake,
+ * TIME_WAIT), and a listener's children live on the listener's queues with
+ * no reference until accept() hands them one.  stk_sock_maybe_free() is
+ * the single place that decides a socket can go.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stack/stack_internal.h"
+
+stk_sock *stk_sock_alloc(stk_stack *st, int proto, int family, uint32_t uid, uint32_t caps)
+{
+	stk_sock *sk = calloc(1, sizeof(*sk));
+	if (!sk)
+		return NULL;
+	if (st_sock_init(st->net, &sk->core, proto, family, uid)) {
+		free(sk);
+		return NULL;
+	}
+	sk->stack = st;
+	sk->uid = uid;
+	sk->caps = caps;
+	sk->tcb.rtx_timer.heap_idx = STK_TIMER_IDLE;
+	sk->tcb.wait_timer.heap_idx = STK_TIMER_IDLE;
+	sk->next = st->socks;
+	if (st->socks)
+		st->socks->prev = sk;
+	st->socks = sk;
+	st->nsocks++;
+	return sk;
+}
+
+void stk_udp_purge(stk_sock *sk)
+{
+	stk_dgram *d = sk->dq_head;
+	while (d) {
+		stk_dgram *n = d->next;
+		free(d);
+		d = n;
+	}
+	sk->dq_head = sk->dq_tail = NULL;
+	sk->dq_bytes = 0;
+}
+
+void stk_sock_free_now(stk_sock *sk)
+{
+	stk_stack *st = sk->stack;
+	if (sk->core.proto == ST_TCP) {
+		stk_tcp_stop_timers(sk);
+		/* Children still queued on a listener die with it. */
+		while (sk->acc_head)
+			stk_sock_free_now(sk->acc_head);
+		while (sk->syn_head)
+			stk_sock_free_now(sk->syn_head);
+	}
+	if (sk->parent) {
+		stk_sock *l = sk->parent;
+		if (sk->in_acceptq) {
+			if (sk->q_prev)
+				sk->q_prev->q_next = sk->q_next;
+			else
+				l->acc_head = sk->q_next;
+			if (sk->q_next)
+				sk->q_next->q_prev = sk->q_prev;
+			else
+				l->acc_tail = sk->q_prev;
+			l->nacc--;
+		} else {
+			if (sk->q_prev)
+				sk->q_prev->q_next = sk->q_next;
+			else
+				l->syn_head = sk->q_next;
+			if (sk->q_next)
+				sk->q_next->q_prev = sk->q_prev;
+			l->nsyn--;
+		}
+		sk->parent = NULL;
+	}
+	if (sk->core.flags & (ST_F_HASHED | ST_F_EHASHED | ST_F_LHASHED))
+		st_close(st->net, &sk->core);
+	stk_udp_purge(sk);
+	stk_bytes_free(&sk->tcb.sndq);
+	stk_bytes_free(&sk->tcb.rcvq);
+	if (sk->prev)
+		sk->prev->next = sk->next;
+	else
+		st->socks = sk->next;
+	if (sk->next)
+		sk->next->prev = sk->prev;
+	st->nsocks--;
+	free(sk);
+}
+
+void stk_sock_maybe_free(stk_sock *sk)
+{
+	if (sk->refs > 0 || sk->parent)
+		return;
+	if (sk->core.state != ST_CLOSE)
+		return;
+	stk_sock_free_now(sk);
+}
+
+int stk_socket(stk_stack *st, int proto, int family, const st_cred *cred, stk_sock **out)
+{
+	if (!st || !out || !cred)
+		return -EINVAL;
+	if (family != ST_AF_INET && family != ST_AF_INET6)
+		return -EAFNOSUPPORT;
+	if (proto != ST_TCP && proto != ST_UDP)
+		return -EPROTONOSUPPORT;
+	stk_sock *sk = stk_sock_alloc(st, proto, family, cred->uid, cred->caps);
+	if (!sk)
+		return -ENOMEM;
+	sk->refs = 1;
+	if (proto == ST_TCP)
+		stk_tcp_init_tcb(sk);
+	*out = sk;
+	return 0;
+}
+
+void stk_hold(stk_sock *sk)
+{
+	sk->refs++;
+}
+
+void stk_release(stk_sock *sk)
+{
+	if (--sk->refs > 0)
+		return;
+	sk->orphan = true;
+	if (sk->core.proto == ST_TCP) {
+		stk_tcp_close(sk);   /* may free sk */
+		return;
+	}
+	st_close(sk->stack->net, &sk->core);
+	sk->core.state = ST_CLOSE;
+	stk_sock_maybe_free(sk);
+}
+
+const st_sock *stk_core(const stk_sock *sk)
+{
+	return &sk->core;
+}
+
+stk_stack *stk_sock_stack(const stk_sock *sk)
+{
+	return sk->stack;
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+static int core_opt(stk_opt opt, st_opt *out)
+{
+	switch (opt) {
+	case STK_SO_REUSEADDR: *out = ST_SO_REUSEADDR; return 0;
+	case STK_SO_REUSEPORT: *out = ST_SO_REUSEPORT; return 0;
+	case STK_IPV6_V6ONLY: *out = ST_IPV6_V6ONLY; return 0;
+	case STK_SO_BROADCAST: *out = ST_SO_BROADCAST; return 0;
+	case STK_SO_BINDTODEVICE: *out = ST_SO_BINDTODEVICE; return 0;
+	case STK_IP_FREEBIND: *out = ST_IP_FREEBIND; return 0;
+	case STK_IP_TRANSPARENT: *out = ST_IP_TRANSPARENT; return 0;
+	case STK_IP_BIND_ADDRESS_NO_PORT: *out = ST_IP_BIND_ADDRESS_NO_PORT; return 0;
+	case STK_IP_LOCAL_PORT_RANGE: *out = ST_IP_LOCAL_PORT_RANGE; return 0;
+	default: return -ENOPROTOOPT;
+	}
+}
+
+int stk_setsockopt(stk_sock *sk, stk_opt opt, const stk_optval *v, const st_cred *cred)
+{
+	if (!sk || !v || !cred)
+		return -EINVAL;
+	switch (opt) {
+	case STK_SO_LINGER:
+		sk->linger_on = v->i != 0;
+		/* Linux clamps l_linger to MAX_SCHEDULE_TIMEOUT / HZ; negative
+		 * seconds are kept as given in l_linger (an int). */
+		sk->linger_secs = (int)v->i2;
+		return 0;
+	case STK_SO_ERROR:
+		return -ENOPROTOOPT;
+	case STK_IP_LOCAL_PORT_RANGE: {
+		if (v->i < 0 || v->i > 65535 || v->i2 < 0 || v->i2 > 65535)
+			return -EINVAL;
+		uint32_t val = (uint32_t)v->i2 << 16 | (uint32_t)v->i;
+		return st_setsockopt(sk->stack->net, &sk->core, ST_IP_LOCAL_PORT_RANGE, val, cred);
+	}
+	default: {
+		st_opt co;
+		int err = core_opt(opt, &co);
+		if (err)
+			return err;
+		if (opt == STK_SO_BINDTODEVICE) {
+			if (v->i < 0 || v->i > INT32_MAX)
+				return -ENODEV;
+		}
+		uint32_t val = opt == STK_SO_BINDTODEVICE ? (uint32_t)v->i : (v->i != 0);
+		return st_setsockopt(sk->stack->net, &sk->core, co, val, cred);
+	}
+	}
+}
+
+int stk_getsockopt(stk_sock *sk, stk_opt opt, stk_optval *v)
+{
+	if (!sk || !v)
+		return -EINVAL;
+	stk_optval r = { 0, 0 };
+	switch (opt) {
+	case STK_SO_LINGER:
+		r.i = sk->linger_on;
+		r.i2 = sk->linger_secs;
+		break;
+	case STK_SO_ERROR:
+		r.i = sk->so_error;
+		sk->so_error = 0;
+		break;
+	case STK_IP_LOCAL_PORT_RANGE: {
+		uint32_t val;
+		int err = st_getsockopt(sk->stack->net, &sk->core, ST_IP_LOCAL_PORT_RANGE, &val);
+		if (err)
+			return err;
+		r.i = val & 0xffff;
+		r.i2 = val >> 16;
+		break;
+	}
+	default: {
+		st_opt co;
+		int err = core_opt(opt, &co);
+		if (err)
+			return err;
+		uint32_t val;
+		err = st_getsockopt(sk->stack->net, &sk->core, co, &val);
+		if (err)
+			return err;
+		r.i = opt == STK_SO_BINDTODEVICE ? (int64_t)(int32_t)val : (int64_t)val;
+		break;
+	}
+	}
+	*v = r;
+	return 0;
+}
+
+/* ---- calls -------------------------------------------------------------- */
+
+static int addrlen_of(const st_sockaddr *sa)
+{
+	return sa->family == ST_AF_INET6 ? ST_SOCKADDR_IN6_LEN : ST_SOCKADDR_IN_LEN;
+}
+
+int stk_bind(stk_sock *sk, const st_sockaddr *sa, const st_cred *cred, st_explain *ex)
+{
+	if (!sk || !sa || !cred)
+		return -EINVAL;
+	return st_bind(sk->stack->net, &sk->core, sa, addrlen_of(sa), cred, ex);
+}
+
+int stk_listen(stk_sock *sk, int backlog, const st_cred *cred, st_explain *ex)
+{
+	if (!sk || !cred)
+		return -EINVAL;
+	if (sk->core.proto != ST_TCP) {
+		if (ex) {
+			memset(ex, 0, sizeof(*ex));
+			ex->err = -EOPNOTSUPP;
+			ex->rule = ST_RULE_NOT_STREAM;
+		}
+		return -EOPNOTSUPP;
+	}
+	if (sk->sstate != STK_SS_UNCONNECTED ||
+	    (sk->core.state != ST_CLOSE && sk->core.state != ST_LISTEN)) {
+		if (ex) {
+			memset(ex, 0, sizeof(*ex));
+			ex->err = -EINVAL;
+			ex->rule = ST_RULE_BAD_STATE;
+		}
+		return -EINVAL;
+	}
+	int somax = 4096;
+	st_net_sysctl_get(sk->stack->net, ST_SYSCTL_SOMAXCONN, &somax, 1);
+	/* Linux compares as unsigned: a negative backlog means "as many as
+	 * somaxconn allows". */
+	unsigned int b = (unsigned int)backlog;
+	if (b > (unsigned int)somax)
+		b = (unsigned int)somax;
+	if (sk->core.state == ST_LISTEN) {
+		sk->max_backlog = (int)b;
+		return 0;
+	}
+	int err = st_listen(sk->stack->net, &sk->core, cred, ex);
+	if (err)
+		return err;
+	sk->max_backlog = (int)b;
+	return 0;
+}
+
+static int tcp_disconnect(stk_sock *sk)
+{
+	st_state s = (st_state)sk->core.state;
+	if (s == ST_LISTEN) {
+		stk_tcp_listen_stop(sk);
+	} else if (s != ST_CLOSE && s != ST_SYN_SENT && s != ST_TIME_WAIT) {
+		stk_tcp_send_rst(sk);
+	}
+	stk_tcp_stop_timers(sk);
+	stk_bytes_free(&sk->tcb.sndq);
+	stk_bytes_free(&sk->tcb.rcvq);
+	int err = st_disconnect(sk->stack->net, &sk->core);
+	sk->shut_rd = sk->shut_wr = false;
+	sk->rcv_eof = false;
+	stk_tcp_init_tcb(sk);
+	return err;
+}
+
+int stk_connect(stk_sock *sk, const st_sockaddr *sa, const st_cred *cred, st_explain *ex)
+{
+	if (!sk || !sa || !cred)
+		return -EINVAL;
+	if (ex)
+		memset(ex, 0, sizeof(*ex));
+	st_net *net = sk->stack->net;
+	if (sk->core.proto == ST_UDP) {
+		int err = st_connect(net, &sk->core, sa, addrlen_of(sa), cred, ex);
+		if (!err)
+			sk->so_error = 0;
+		return err;
+	}
+	if (sa->family == ST_AF_UNSPEC) {
+		int err = tcp_disconnect(sk);
+		sk->sstate = STK_SS_UNCONNECTED;
+		return err;
+	}
+	int err;
+	switch (sk->sstate) {
+	case STK_SS_CONNECTED:
+		return -EISCONN;
+	case STK_SS_CONNECTING:
+		err = -EALREADY;
+		break;
+	default:
+		if (sk->core.state != ST_CLOSE) {
+			if (ex) {
+				ex->err = -EISCONN;
+				ex->rule = ST_RULE_BAD_STATE;
+			}
+			return -EISCONN;
+		}
+		err = st_connect(net, &sk->core, sa, addrlen_of(sa), cred, ex);
+		if (err)
+			return err;
+		stk_tcp_start_connect(sk);
+		sk->sstate = STK_SS_CONNECTING;
+		err = -EINPROGRESS;
+		break;
+	}
+	if (sk->core.state == ST_SYN_SENT || sk->core.state == ST_SYN_RECV)
+		return err;
+	if (sk->core.state == ST_CLOSE) {
+		err = sk->so_error ? -sk->so_error : -ECONNABORTED;
+		sk->so_error = 0;
+		sk->sstate = STK_SS_UNCONNECTED;
+		return err;
+	}
+	sk->sstate = STK_SS_CONNECTED;
+	return 0;
+}
+
+bool stk_connect_pending(const stk_sock *sk)
+{
+	return sk->core.proto == ST_TCP && sk->sstate == STK_SS_CONNECTING &&
+	       (sk->core.state == ST_SYN_SENT || sk->core.state == ST_SYN_RECV);
+}
+
+int stk_accept(stk_sock *lsk, stk_sock **child, st_sockaddr *peer)
+{
+	if (!lsk || !child)
+		return -EINVAL;
+	if (lsk->core.proto != ST_TCP)
+		return -EOPNOTSUPP;
+	if (lsk->core.state != ST_LISTEN)
+		return -EINVAL;
+	stk_sock *c = lsk->acc_head;
+	if (!c)
+		return -EAGAIN;
+	lsk->acc_head = c->q_next;
+	if (lsk->acc_head)
+		lsk->acc_head->q_prev = NULL;
+	else
+		lsk->acc_tail = NULL;
+	lsk->nacc--;
+	c->parent = NULL;
+	c->q_next = c->q_prev = NULL;
+	c->in_acceptq = false;
+	c->refs = 1;
+	c->orphan = false;
+	c->sstate = STK_SS_CONNECTED;
+	if (peer)
+		st_getpeername(&c->core, peer);
+	*child = c;
+	return 0;
+}
+
+int stk_send(stk_sock *sk, const uint8_t *data, size_t len)
+{
+	if (!sk || (!data && len))
+		return -EINVAL;
+	if (sk->core.proto == ST_UDP) {
+		if (sk->shut_wr)
+			return -EPIPE;
+		if (sk->core.state != ST_ESTABLISHED)
+			return -EDESTADDRREQ;
+		st_cred c = { sk->uid, sk->caps };
+		return stk_udp_sendto(sk, NULL, data, len, &c);
+	}
+	st_state s = (st_state)sk->core.state;
+	if (s != ST_ESTABLISHED && s != ST_CLOSE_WAIT) {
+		if (sk->so_error) {
+			int e = sk->so_error;
+			sk->so_error = 0;
+			return -e;
+		}
+		if (s != ST_SYN_SENT && s != ST_SYN_RECV)
+			return -EPIPE;
+		return -EAGAIN;
+	}
+	if (sk->so_error) {
+		int e = sk->so_error;
+		sk->so_error = 0;
+		return -e;
+	}
+	if (sk->shut_wr || sk->tcb.fin_queued)
+		return -EPIPE;
+	if (stk_bytes_len(&sk->tcb.sndq) + len > STK_TCP_SNDBUF)
+		return -EAGAIN;
+	if (stk_bytes_append(&sk->tcb.sndq, data, len))
+		return -ENOMEM;
+	stk_tcp_output(sk);
+	return 0;
+}
+
+int stk_sendto(stk_sock *sk, const st_sockaddr *to, const uint8_t *data, size_t len,
+	       const st_cred *cred)
+{
+	if (!sk || (!data && len) || !cred)
+		return -EINVAL;
+	if (sk->core.proto == ST_TCP) {
+		/* A TCP socket ignores the address once connected; before
+		 * that Linux answers EPIPE (or ENOTCONN with an address on a
+		 * never-connected socket: tcp_sendmsg has no address path). */
+		return stk_send(sk, data, len);
+	}
+	if (!to)
+		return stk_send(sk, data, len);
+	if (sk->shut_wr)
+		return -EPIPE;
+	return stk_udp_sendto(sk, to, data, len, cred);
+}
+
+int stk_recv(stk_sock *sk, uint8_t *buf, size_t cap, size_t *n, st_sockaddr *from)
+{
+	if (!sk || !n || (!buf && cap))
+		return -EINVAL;
+	if (sk->core.proto == ST_UDP) {
+		if (sk->so_error) {
+			int e = sk->so_error;
+			sk->so_error = 0;
+			return -e;
+		}
+		stk_dgram *d = sk->dq_head;
+		if (!d)
+			return -EAGAIN;
+		sk->dq_head = d->next;
+		if (!sk->dq_head)
+			sk->dq_tail = NULL;
+		sk->dq_bytes -= d->len;
+		size_t k = d->len < cap ? d->len : cap;
+		if (k)
+			memcpy(buf, d->data, k);
+		if (from)
+			*from = d->from;
+		*n = k;
+		free(d);
+		return 0;
+	}
+	if (sk->core.state == ST_LISTEN)
+		return -ENOTCONN;
+	size_t avail = stk_bytes_len(&sk->tcb.rcvq);
+	if (avail) {
+		size_t k = stk_bytes_peek(&sk->tcb.rcvq, 0, buf, cap);
+		stk_bytes_drop(&sk->tcb.rcvq, k);
+		if (from)
+			st_getpeername(&sk->core, from);
+		*n = k;
+		stk_tcp_window_update(sk);
+		return 0;
+	}
+	if (sk->tcb.fin_rcvd) {
+		*n = 0;
+		return 0;
+	}
+	if (sk->so_error) {
+		int e = sk->so_error;
+		sk->so_error = 0;
+		return -e;
+	}
+	if (sk->shut_rd) {
+		*n = 0;
+		return 0;
+	}
+	if (sk->core.state == ST_CLOSE)
+		return -ENOTCONN;
+	return -EAGAIN;
+}
+
+int stk_shutdown(stk_sock *sk, stk_shut how)
+{
+	if (!sk)
+		return -EINVAL;
+	if (how != STK_SHUT_RD && how != STK_SHUT_WR && how != STK_SHUT_RDWR)
+		return -EINVAL;
+	bool rd = how & STK_SHUT_RD, wr = how & STK_SHUT_WR;
+	st_state s = (st_state)sk->core.state;
+	if (sk->sstate == STK_SS_CONNECTING && s != ST_SYN_SENT && s != ST_SYN_RECV && s != ST_CLOSE)
+		sk->sstate = STK_SS_CONNECTED;
+	if (s == ST_LISTEN) {
+		if (!rd)
+			return 0;
+		return tcp_disconnect(sk);
+	}
+	if (s == ST_SYN_SENT) {
+		int err = tcp_disconnect(sk);
+		sk->sstate = STK_SS_UNCONNECTED;
+		return err;
+	}
+	int err = s == ST_CLOSE ? -ENOTCONN : 0;
+	if (rd)
+		sk->shut_rd = true;
+	if (wr && !sk->shut_wr) {
+		sk->shut_wr = true;
+		if (sk->core.proto == ST_TCP)
+			stk_tcp_shutdown_wr(sk);
+	}
+	return err;
+}
+
+void stk_getsockname(const stk_sock *sk, st_sockaddr *out)
+{
+	st_getsockname(&sk->core, out);
+}
+
+int stk_getpeername(const stk_sock *sk, st_sockaddr *out)
+{
+	if (sk->core.proto == ST_TCP && sk->core.state != ST_ESTABLISHED &&
+	    sk->core.state != ST_CLOSE_WAIT && sk->core.state != ST_FIN_WAIT1 &&
+	    sk->core.state != ST_FIN_WAIT2 && sk->core.state != ST_CLOSING &&
+	    sk->core.state != ST_LAST_ACK && sk->core.state != ST_SYN_RECV)
+		return -ENOTCONN;
+	return st_getpeername(&sk->core, out);
+}
+
+/* ---- inspection --------------------------------------------------------- */
+
+void stk_foreach(stk_stack *st, void (*fn)(stk_sock *sk, void *ctx), void *ctx)
+{
+	for (stk_sock *sk = st->socks; sk; sk = sk->next)
+		if (stk_state_name(sk))
+			fn(sk, ctx);
+}
+
+const char *stk_state_name(const stk_sock *sk)
+{
+	const st_sock *c = &sk->core;
+	bool bound = (c->flags & (ST_F_HASHED | ST_F_EHASHED | ST_F_LHASHED)) != 0;
+	if (c->proto == ST_UDP) {
+		if (!bound)
+			return NULL;
+		return c->state == ST_ESTABLISHED ? "ESTAB" : "UNCONN";
+	}
+	switch ((st_state)c->state) {
+	case ST_CLOSE: return bound ? "BOUND" : NULL;
+	case ST_LISTEN: return "LISTEN";
+	case ST_SYN_SENT: return "SYN-SENT";
+	case ST_SYN_RECV: return "SYN-RECV";
+	case ST_ESTABLISHED: return "ESTAB";
+	case ST_FIN_WAIT1: return "FIN-WAIT-1";
+	case ST_FIN_WAIT2: return "FIN-WAIT-2";
+	case ST_CLOSE_WAIT: return "CLOSE-WAIT";
+	case ST_CLOSING: return "CLOSING";
+	case ST_LAST_ACK: return "LAST-ACK";
+	case ST_TIME_WAIT: return "TIME-WAIT";
+	default: return NULL;
+	}
+}
+
+void stk_sock_pkt(const stk_sock *sk, st_pkt *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->proto = sk->core.proto;
+	p->family = st_addr_is_v4mapped(&sk->core.raddr) ? ST_AF_INET : ST_AF_INET6;
+	p->saddr = sk->core.raddr;
+	p->daddr = sk->core.laddr;
+	p->sport = sk->core.rport;
+	p->dport = sk->core.lport;
+}
