@@ -109,6 +109,17 @@ typedef struct sc_lsrow {
 /* Exit-status meaning of a fatal world error on the kernel backend. */
 enum { SC_SKIP = 77 };
 
+/*
+ * A world operation (host, addr, link, sysctl, proc) or ls returns
+ * -SC_ESKIP -- not an errno value -- when this environment cannot provide
+ * what the statement needs (no privileges for a uid, no TUN device, built
+ * without libmnl for ls, ...).  The runner then stops, prints the message
+ * as `FILE:LINE:COL: skipped: MESSAGE` and exits SC_SKIP; any other
+ * negative return is a fatal error of the scenario (exit 2).  (Added for
+ * the runner, src/scenario/run.c.)
+ */
+enum { SC_ESKIP = 7700 };
+
 typedef struct sc_backend sc_backend;
 
 typedef struct sc_backend_ops {
