@@ -64,3 +64,36 @@ def ss(args):
     out = subprocess.run(["ss"] + args, capture_output=True, text=True).stdout
     for line in out.rstrip().splitlines():
         print("  | " + line)
+
+
+# --- added for E12 and later ------------------------------------------------
+import ctypes
+import struct
+
+_libc = ctypes.CDLL(None, use_errno=True)
+IP_LOCAL_PORT_RANGE = 51  # from <linux/in.h>
+
+
+def connect_unspec(s):
+    """connect(fd, {sa_family = AF_UNSPEC}, 16): the disconnect of C-T11/C-U6
+    (Python's socket.connect cannot build an AF_UNSPEC address)."""
+    buf = ctypes.create_string_buffer(28)
+    if _libc.connect(s.fileno(), buf, 16) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
+def set_port_range(s, lo, hi, optlen=4):
+    """IP_LOCAL_PORT_RANGE = hi << 16 | lo, with a chosen option length."""
+    val = struct.pack("=I", (hi << 16) | lo)
+    if optlen != 4:
+        val = (val + b"\0" * 8)[:optlen]
+    s.setsockopt(socket.IPPROTO_IP, IP_LOCAL_PORT_RANGE, val)
+
+
+def get_port_range(s):
+    return s.getsockopt(socket.IPPROTO_IP, IP_LOCAL_PORT_RANGE)
+
+
+def v6only(s, on=1):
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, on)

@@ -96,6 +96,7 @@ enum {
 	ST_F_TW_TS = 1u << 13,         /* TIME_WAIT: peer timestamp recorded */
 	ST_F_V6ONLY_FORCED = 1u << 14, /* V6ONLY set by a native v6 bind */
 	ST_F_ASSIGNED_SRC = 1u << 15,  /* local address chosen by connect() */
+	ST_F_CHAIN_PARKED = 1u << 16,  /* connected UDP: in its chain, never scored */
 };
 
 struct st_portbkt;
@@ -114,6 +115,12 @@ struct st_rpgroup;
  *    port bucket (`bkt`) and one exact-address aggregate (`agg`);
  *  - ST_F_LHASHED <=> the socket sits in the lookup chain of
  *    (proto, lport, laddr): listeners (TCP) or every bound socket (UDP);
+ *    a connected UDP socket is in its chain but parked
+ *    (ST_F_CHAIN_PARKED): it keeps its chain position and is never scored,
+ *    since only its own peer may reach it and the 4-tuple stage finds it;
+ *  - a UDP owner is in its port's primary chain (pr_next/pr_prev) in the
+ *    kernel's order: sockets bound without being AF_INET6 + SO_REUSEPORT
+ *    newest first, then AF_INET6 SO_REUSEPORT ones oldest first;
  *  - ST_F_EHASHED <=> TCP state is not CLOSE/LISTEN, or UDP is connected
  *    with a specific local address; the 4-tuple table holds it once;
  *  - rp_group != NULL => the group's member array holds it at rp_index.
@@ -144,6 +151,10 @@ typedef struct st_sock {
 	uint64_t prim_seq;      /* order of port acquisition (newest = max) */
 	uint64_t tw_since;      /* TIME_WAIT entry time, ns                 */
 	struct st_sock *tw_next; /* TIME_WAIT FIFO                           */
+	struct st_sock *pr_next, *pr_prev; /* UDP: the port's primary chain,
+	                         * in the kernel's order (see bind.c)       */
+	uint64_t conn_seq;      /* UDP: order of the last connect() from the
+	                         * unconnected state (newest = max)          */
 } st_sock;
 
 /* Prepare a record: proto ST_TCP or ST_UDP, family ST_AF_INET or

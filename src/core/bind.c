@@ -74,11 +74,12 @@ int st_setsockopt(st_net *net, st_sock *sk, st_opt opt, uint32_t value, const st
 	switch (opt) {
 	case ST_SO_REUSEADDR:
 	case ST_SO_REUSEPORT:
+		/* Only the conflict counters read these flags; lookup
+		 * classes do not (scores ignore them), and a group keeps a
+		 * member that clears SO_REUSEPORT, as Linux's does. */
 		recount_begin(net, sk);
 		set_flag(sk, opt == ST_SO_REUSEADDR ? ST_F_REUSEADDR : ST_F_REUSEPORT, on);
 		recount_end(net, sk);
-		if (opt == ST_SO_REUSEADDR && sk_has(sk, ST_F_LHASHED))
-			chain_reclass(net, sk);
 		return 0;
 	case ST_IPV6_V6ONLY:
 		if (sk->family != ST_AF_INET6)
@@ -124,17 +125,14 @@ int st_setsockopt(st_net *net, st_sock *sk, st_opt opt, uint32_t value, const st
 					return err;
 				}
 			}
-			bool lh = sk_has(sk, ST_F_LHASHED);
-			int64_t pos = sk->chain_pos;
-			if (lh)
-				chain_unlink(net, sk);
+			/* The chain and the chain position stay (the kernel's
+			 * hash2 is not keyed by device); only the class and
+			 * the aggregates change. */
 			if (sk_has(sk, ST_F_HASHED))
 				owner_move(net, sk, &sk->laddr, sk->kind, dev, &p);
+			if (sk_has(sk, ST_F_LHASHED))
+				chain_set_dev(net, sk, dev);
 			sk->dev = dev;
-			if (lh) {
-				chain_link(net, sk, c, false);
-				sk->chain_pos = pos;
-			}
 			return 0;
 		}
 		sk->dev = dev;
@@ -206,47 +204,128 @@ static bool port_range(const st_net *net, const st_sock *sk, int *lo, int *hi)
 	return local;
 }
 
-/* Take `port` for sk at address a (kind), linking it everywhere.  For UDP
- * sockets this includes the lookup chain and the reuseport group. */
-int port_take(st_net *net, st_sock *sk, uint16_t port, int kind, const st_addr *a,
-	      bool connect_bind)
+/* ---- the UDP primary chain ------------------------------------------- */
+
+/*
+ * Linux's udp_lib_get_port() puts a new owner at the head of the port's
+ * primary chain, except an AF_INET6 socket with SO_REUSEPORT, which
+ * sk_add_node_rcu() appends at the tail.  The chain is what the conflict
+ * scan of B-U4 and the group join scan walk, so its order is visible:
+ * with an AF_INET6 SO_REUSEPORT owner the "newest first" reading of B-U4
+ * is wrong (E15e: `::` RA bound first, `::1` RA+RP second, then `::1` RP
+ * is refused by the older `::` socket, which comes first).  Insertion
+ * order is fixed at bind time: a later setsockopt does not move a socket,
+ * and neither does a rehash (connect, disconnect), which only touches
+ * hash2.
+ */
+void udp_primary_insert(struct st_portbkt *b, st_sock *sk)
 {
-	st_owner_prep p;
-	int err = owner_prepare(net, sk, sk->proto, port, kind, a, sk->dev, &p);
+	bool tail = sk->family == ST_AF_INET6 && sk_has(sk, ST_F_REUSEPORT);
+	if (tail) {
+		sk->pr_next = NULL;
+		sk->pr_prev = b->pr_tail;
+		if (b->pr_tail)
+			b->pr_tail->pr_next = sk;
+		else
+			b->pr_head = sk;
+		b->pr_tail = sk;
+	} else {
+		sk->pr_prev = NULL;
+		sk->pr_next = b->pr_head;
+		if (b->pr_head)
+			b->pr_head->pr_prev = sk;
+		else
+			b->pr_tail = sk;
+		b->pr_head = sk;
+	}
+}
+
+void udp_primary_remove(struct st_portbkt *b, st_sock *sk)
+{
+	if (sk->pr_prev)
+		sk->pr_prev->pr_next = sk->pr_next;
+	else
+		b->pr_head = sk->pr_next;
+	if (sk->pr_next)
+		sk->pr_next->pr_prev = sk->pr_prev;
+	else
+		b->pr_tail = sk->pr_prev;
+	sk->pr_next = sk->pr_prev = NULL;
+}
+
+/* Take `port` for sk at address a (kind), linking it everywhere.  For UDP
+ * sockets this includes the primary chain, the lookup chain and the
+ * reuseport group (a full group: -ENOSPC, which bind() reports as
+ * EADDRINUSE, as udp_lib_get_port does).  Split in prepare (all memory,
+ * may fail, changes nothing) and commit (cannot fail) so that a caller
+ * with more to reserve (UDP connect's autobind) can fail as a whole. */
+int port_take_prepare(st_net *net, const st_sock *sk, uint16_t port, int kind, const st_addr *a,
+		      st_take_prep *tp)
+{
+	memset(tp, 0, sizeof(*tp));
+	int err = owner_prepare(net, sk, sk->proto, port, kind, a, sk->dev, &tp->own);
 	if (err)
 		return err;
-	struct st_chain *c = NULL;
-	bool cc = false;
-	struct st_rpgroup *g = NULL;
-	bool gc = false;
 	st_sock tmp = *sk;
 	tmp.lport = port;
 	tmp.kind = (uint8_t)kind;
 	tmp.laddr = *a;
 	if (sk->proto == ST_UDP) {
-		err = chain_prepare(net, &tmp, &c, &cc);
+		err = chain_prepare(net, &tmp, &tp->c, &tp->cc);
 		if (!err && sk_has(sk, ST_F_REUSEPORT)) {
-			err = rp_prepare(net, &tmp, &g, &gc);
+			err = rp_prepare(net, &tmp, &tp->rp);
 			if (err)
-				chain_abort(net, c, cc);
+				chain_abort(net, tp->c, tp->cc);
+			else
+				tp->has_rp = true;
 		}
 		if (err) {
-			owner_abort(net, &p);
+			owner_abort(net, &tp->own);
 			return err;
 		}
 	}
-	sk->lport = port;
-	sk->kind = (uint8_t)kind;
-	sk->laddr = *a;
+	tp->port = port;
+	tp->kind = kind;
+	tp->a = *a;
+	return 0;
+}
+
+void port_take_abort(st_net *net, st_take_prep *tp)
+{
+	if (tp->has_rp)
+		rp_abort(net, &tp->rp);
+	if (tp->c)
+		chain_abort(net, tp->c, tp->cc);
+	owner_abort(net, &tp->own);
+	memset(tp, 0, sizeof(*tp));
+}
+
+void port_take_commit(st_net *net, st_sock *sk, st_take_prep *tp, bool connect_bind)
+{
+	sk->lport = tp->port;
+	sk->kind = (uint8_t)tp->kind;
+	sk->laddr = tp->a;
 	if (connect_bind)
 		sk->flags |= ST_F_CONNECT_BIND;
-	owner_link(net, sk, &p);
+	owner_link(net, sk, &tp->own);
 	if (sk->proto == ST_UDP) {
+		udp_primary_insert(sk->bkt, sk);
 		bool tail = sk->family == ST_AF_INET6 && sk_has(sk, ST_F_REUSEPORT);
-		chain_link(net, sk, c, tail);
-		if (g)
-			rp_join(net, sk, g);
+		chain_link(net, sk, tp->c, tail);
+		if (tp->has_rp)
+			rp_join(net, sk, &tp->rp);
 	}
+	memset(tp, 0, sizeof(*tp));
+}
+
+int port_take(st_net *net, st_sock *sk, uint16_t port, int kind, const st_addr *a,
+	      bool connect_bind)
+{
+	st_take_prep tp;
+	int err = port_take_prepare(net, sk, port, kind, a, &tp);
+	if (err)
+		return err;
+	port_take_commit(net, sk, &tp, connect_bind);
 	return 0;
 }
 
@@ -255,8 +334,11 @@ void port_release(st_net *net, st_sock *sk)
 	rp_leave(net, sk);
 	if (sk_has(sk, ST_F_LHASHED))
 		chain_unlink(net, sk);
-	if (sk_has(sk, ST_F_HASHED))
+	if (sk_has(sk, ST_F_HASHED)) {
+		if (sk->proto == ST_UDP)
+			udp_primary_remove(sk->bkt, sk);
 		owner_unlink(net, sk);
+	}
 	sk->flags &= ~ST_F_CONNECT_BIND;
 }
 
@@ -398,10 +480,33 @@ static void explain_udp_conflict(const st_sock *w, uint16_t port, st_explain *ex
 		    port, who);
 }
 
+/* Does S conflict with owner E at all (B-U1 without the SO_REUSEPORT
+ * escape)?  Both SO_REUSEADDR, another device, or disjoint addresses: no. */
+static bool udp_relevant_owner(const st_sock *s, int kind, const st_addr *a, const st_sock *e)
+{
+	if (e == s)
+		return false;
+	if (sk_has(s, ST_F_REUSEADDR) && sk_has(e, ST_F_REUSEADDR))
+		return false;
+	if (!dev_compatible(s->dev, e->dev))
+		return false;
+	return kinds_overlap(kind, a, e->kind, &e->laddr);
+}
+
+/* udp_lib_lport_inuse: the first relevant owner in primary-chain order
+ * decides (B-U4): SO_REUSEPORT-compatible means the port is free for S.
+ * Walks the owners it skips, as the kernel does. */
 static bool udp_port_ok(st_net *net, const st_sock *sk, uint16_t port, int kind,
 			const st_addr *a, const st_sock **witness)
 {
-	const st_sock *e = udp_first_relevant(net, sk, port, kind, a);
+	const struct st_portbkt *b = bkt_find(net, ST_UDP, port);
+	const st_sock *e = NULL;
+	for (const st_sock *o = b ? b->pr_head : NULL; o; o = o->pr_next) {
+		if (udp_relevant_owner(sk, kind, a, o)) {
+			e = o;
+			break;
+		}
+	}
 	if (witness)
 		*witness = e;
 	return !e || udp_rp_compatible(sk, e);
@@ -458,7 +563,12 @@ static int bind_commit(st_net *net, st_sock *sk, const st_addr *a, uint16_t port
 	int kind = kind_of(sk->family, a, (newflags & ST_F_V6ONLY) != 0);
 	probe.kind = (uint8_t)kind;
 	probe.laddr = *a;
-	bool any = kind == K_V4ANY || kind == K_DUALANY || kind == K_V6ANYONLY;
+	/* SOCK_BINDADDR_LOCK: inet_bind sets it for a non-zero address,
+	 * __inet6_bind for every address type but IPV6_ADDR_ANY -- so an
+	 * AF_INET6 bind to ::ffff:0.0.0.0 locks the address (E12: after
+	 * connect + AF_UNSPEC it keeps the source connect() gave it). */
+	bool any = kind == K_DUALANY || kind == K_V6ANYONLY ||
+		   (kind == K_V4ANY && sk->family == ST_AF_INET);
 	uint32_t locks = (any ? 0 : ST_F_BINDADDR_LOCK) | (port ? ST_F_BINDPORT_LOCK : 0);
 	if (!port && (newflags & ST_F_BIND_NO_PORT)) {
 		/* IP_BIND_ADDRESS_NO_PORT: record the address, take no port. */
@@ -508,6 +618,12 @@ static int bind_commit(st_net *net, st_sock *sk, const st_addr *a, uint16_t port
 	if (err) {
 		sk->flags = oldflags;
 		sk->dev = olddev;
+		if (err == -ENOSPC) {
+			explain_set(ex, -EADDRINUSE, ST_RULE_UDP_CONFLICT, NULL,
+				    "bind() refused: the SO_REUSEPORT group on port %u already has "
+				    "%d members, the most Linux allows", port, RP_MAX_MEMBERS);
+			return -EADDRINUSE;
+		}
 		explain_set(ex, err, ST_RULE_NOMEM, NULL, "out of memory");
 		return err;
 	}
@@ -704,16 +820,30 @@ int st_listen(st_net *net, st_sock *sk, const st_cred *cred, st_explain *ex)
 			owner_abort(net, &p);
 		return err;
 	}
-	struct st_rpgroup *g = NULL;
-	bool gc = false;
+	st_rp_prep g;
+	bool rp = false;
 	if (sk_has(sk, ST_F_REUSEPORT)) {
-		err = rp_prepare(net, &probe, &g, &gc);
+		err = rp_prepare(net, &probe, &g);
 		if (err) {
 			chain_abort(net, c, cc);
 			if (prepped)
 				owner_abort(net, &p);
+			/* A full group: __inet_hash fails with ENOMEM after
+			 * get_port succeeded; the socket stays bound and
+			 * CLOSE (E17), which for an explicitly bound socket is
+			 * "nothing changed".  (An autobinding listen() cannot
+			 * get here: autobind never shares a port.) */
+			if (err == -ENOSPC) {
+				explain_set(ex, -ENOMEM, ST_RULE_NOMEM, NULL,
+					    "listen() refused: the SO_REUSEPORT group on port %u "
+					    "already has %d members, the most Linux allows",
+					    port, RP_MAX_MEMBERS);
+				return -ENOMEM;
+			}
+			explain_set(ex, err, ST_RULE_NOMEM, NULL, "out of memory");
 			return err;
 		}
+		rp = true;
 	}
 	/* Commit. */
 	if (had_port) {
@@ -730,8 +860,8 @@ int st_listen(st_net *net, st_sock *sk, const st_cred *cred, st_explain *ex)
 	bkt_mark(net, ST_TCP, port, sk->bkt);
 	bool tail = sk->family == ST_AF_INET6 && sk_has(sk, ST_F_REUSEPORT);
 	chain_link(net, sk, c, tail);
-	if (g)
-		rp_join(net, sk, g);
+	if (rp)
+		rp_join(net, sk, &g);
 	sk->stale_lport = 0;
 	explain_set(ex, 0, fast ? ST_RULE_FAST_REUSEPORT : ST_RULE_NONE, NULL, "listening");
 	return 0;

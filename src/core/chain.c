@@ -11,13 +11,23 @@
  * with thousands of listeners on one address.
  *
  * Here a chain is split into *classes*: sockets with the same device,
- * coverage kind, family (and, for UDP, SO_REUSEADDR) score the same for
- * every packet, so within a class only the first socket in chain order can
- * ever win or stop a scan.  Each class is a list in chain order, and a
- * scan visits the class heads in chain order: O(classes), a handful in
- * practice, whatever the number of sockets.  Chain order is a number
- * (chain_pos): head insertions take decreasing numbers, tail insertions
- * increasing ones, so comparing two sockets' positions is one compare.
+ * coverage kind and family score the same for every packet, so within a
+ * class only the first socket in chain order can ever win or stop a scan.
+ * Each class is a list in chain order, and a scan visits the class heads
+ * in chain order: O(classes), a handful in practice, whatever the number
+ * of sockets.  Chain order is a number (chain_pos): head insertions take
+ * decreasing numbers, tail insertions increasing ones, so comparing two
+ * sockets' positions is one compare.
+ *
+ * Connected UDP sockets stay in their chain (Linux keeps them in hash2)
+ * but score -1 for every packet that is not from their peer, and packets
+ * from their peer are matched by the 4-tuple stage first (6.13+ hash4).
+ * So they are *parked*: counted by their class, out of its list, keeping
+ * their chain position for the day they disconnect.  Without this a
+ * connected socket at the head of a class would hide the unconnected
+ * sockets behind it (X15: a datagram from another peer goes to the
+ * specific-address socket, not to the connected one).  A class lives
+ * while it has listed or parked members, so unparking never allocates.
  *
  * Which chain?  The kernel hashes v4 and v4-mapped addresses alike and
  * `::` like 0.0.0.0, so all wildcard sockets of a port (0.0.0.0,
@@ -51,24 +61,26 @@ struct st_chain *chain_find(st_net *net, int proto, uint16_t port, const st_addr
 	return (struct st_chain *)st_htab_find(&net->h, &k, st_htab_hash(&net->h, &k));
 }
 
-int chain_class_ra(const st_sock *sk)
-{
-	return sk->proto == ST_UDP && sk_has(sk, ST_F_REUSEADDR);
-}
-
-static struct st_class *class_find(struct st_chain *c, const st_sock *sk)
+struct st_class *chain_class(struct st_chain *c, int32_t dev, int kind, int family)
 {
 	for (uint32_t i = 0; i < c->ncls; i++) {
 		struct st_class *cl = &c->cls[i];
-		if (cl->dev == sk->dev && cl->kind == sk->kind && cl->family == sk->family &&
-		    cl->ra == chain_class_ra(sk))
+		if (cl->dev == dev && cl->kind == kind && cl->family == family)
 			return cl;
 	}
 	return NULL;
 }
 
-/* Make sure the chain for sk exists and has room for sk's class, so that
- * chain_link cannot fail. */
+static struct st_class *class_of(struct st_chain *c, const st_sock *sk)
+{
+	return chain_class(c, sk->dev, sk->kind, sk->family);
+}
+
+static bool sk_parks(const st_sock *sk)
+{
+	return sk->proto == ST_UDP && sk->state == ST_ESTABLISHED;
+}
+
 int chain_prepare(st_net *net, const st_sock *sk, struct st_chain **out, bool *created)
 {
 	st_addr key;
@@ -82,7 +94,7 @@ int chain_prepare(st_net *net, const st_sock *sk, struct st_chain **out, bool *c
 		c->h.key = ckey(sk->proto, sk->lport, &key);
 		*created = true;
 	}
-	if (!class_find(c, sk) && c->ncls == c->capcls) {
+	if (!class_of(c, sk) && c->ncls == c->capcls) {
 		uint32_t nc = c->capcls ? c->capcls * 2 : 4;
 		struct st_class *n = st_realloc(c->cls, nc * sizeof(*n));
 		if (!n) {
@@ -106,10 +118,10 @@ void chain_abort(st_net *net, struct st_chain *c, bool created)
 	}
 }
 
+/* Insert in chain_pos order.  Head and tail insertions are O(1); only an
+ * unpark or a device change into the middle of a class walks. */
 static void class_insert_sorted(struct st_class *cl, st_sock *sk)
 {
-	/* Head and tail insertions are O(1); only a socket moving between
-	 * classes (SO_REUSEADDR changed on a bound UDP socket) walks. */
 	if (!cl->head || sk->chain_pos < cl->head->chain_pos) {
 		sk->ch_prev = NULL;
 		sk->ch_next = cl->head;
@@ -135,29 +147,7 @@ static void class_insert_sorted(struct st_class *cl, st_sock *sk)
 	cl->n++;
 }
 
-void chain_link(st_net *net, st_sock *sk, struct st_chain *c, bool at_tail)
-{
-	if (!c->n && !c->ncls) {
-		st_hkey k = c->h.key;
-		st_htab_insert(&net->h, &c->h, &k, st_htab_hash(&net->h, &k));
-	}
-	struct st_class *cl = class_find(c, sk);
-	if (!cl) {
-		cl = &c->cls[c->ncls++];
-		memset(cl, 0, sizeof(*cl));
-		cl->dev = sk->dev;
-		cl->kind = sk->kind;
-		cl->family = sk->family;
-		cl->ra = (uint8_t)chain_class_ra(sk);
-	}
-	sk->chain_pos = at_tail ? ++net->tail_pos : --net->head_pos;
-	class_insert_sorted(cl, sk);
-	c->n++;
-	sk->chain = c;
-	sk->flags |= ST_F_LHASHED;
-}
-
-static void class_remove(struct st_chain *c, struct st_class *cl, st_sock *sk)
+static void class_list_remove(struct st_class *cl, st_sock *sk)
 {
 	if (sk->ch_prev)
 		sk->ch_prev->ch_next = sk->ch_next;
@@ -169,22 +159,49 @@ static void class_remove(struct st_chain *c, struct st_class *cl, st_sock *sk)
 		cl->tail = sk->ch_prev;
 	sk->ch_next = sk->ch_prev = NULL;
 	cl->n--;
-	if (cl->n == 0) {
+}
+
+/* Drop a class that has no member left (swap with the last class). */
+static void class_drop_if_empty(struct st_chain *c, struct st_class *cl)
+{
+	if (cl->n == 0 && cl->nparked == 0) {
 		*cl = c->cls[c->ncls - 1];
 		c->ncls--;
 	}
 }
 
-static struct st_class *class_of_member(struct st_chain *c, const st_sock *sk)
+static struct st_class *class_get(struct st_chain *c, const st_sock *sk)
 {
-	for (uint32_t i = 0; i < c->ncls; i++) {
-		struct st_class *cl = &c->cls[i];
-		if (cl->dev == sk->dev && cl->kind == sk->kind && cl->family == sk->family)
-			for (const st_sock *p = sk; p; p = p->ch_prev)
-				if (p == cl->head)
-					return cl;
+	struct st_class *cl = class_of(c, sk);
+	if (!cl) {
+		/* chain_prepare made room. */
+		cl = &c->cls[c->ncls++];
+		memset(cl, 0, sizeof(*cl));
+		cl->dev = sk->dev;
+		cl->kind = sk->kind;
+		cl->family = sk->family;
 	}
-	return NULL;
+	return cl;
+}
+
+void chain_link(st_net *net, st_sock *sk, struct st_chain *c, bool at_tail)
+{
+	if (!c->n && !c->ncls) {
+		st_hkey k = c->h.key;
+		st_htab_insert(&net->h, &c->h, &k, st_htab_hash(&net->h, &k));
+	}
+	struct st_class *cl = class_get(c, sk);
+	sk->chain_pos = at_tail ? ++net->tail_pos : --net->head_pos;
+	if (sk_parks(sk)) {
+		cl->nparked++;
+		sk->ch_next = sk->ch_prev = NULL;
+		sk->flags |= ST_F_CHAIN_PARKED;
+	} else {
+		class_insert_sorted(cl, sk);
+	}
+	c->n++;
+	sk->chain = c;
+	sk->flags |= ST_F_LHASHED;
 }
 
 void chain_unlink(st_net *net, st_sock *sk)
@@ -192,8 +209,14 @@ void chain_unlink(st_net *net, st_sock *sk)
 	struct st_chain *c = sk->chain;
 	if (!c)
 		return;
-	struct st_class *cl = class_find(c, sk);
-	class_remove(c, cl, sk);
+	struct st_class *cl = class_of(c, sk);
+	if (sk_has(sk, ST_F_CHAIN_PARKED)) {
+		cl->nparked--;
+		sk->flags &= ~ST_F_CHAIN_PARKED;
+	} else {
+		class_list_remove(cl, sk);
+	}
+	class_drop_if_empty(c, cl);
 	c->n--;
 	sk->chain = NULL;
 	sk->flags &= ~ST_F_LHASHED;
@@ -204,32 +227,61 @@ void chain_unlink(st_net *net, st_sock *sk)
 	}
 }
 
-/* SO_REUSEADDR changed on a hashed UDP socket: it keeps its chain
- * position but now scores with another class.  Called *after* the flag
- * changed; the class it is leaving is found by walking to its head. */
-void chain_reclass(st_net *net, st_sock *sk)
+void chain_park(st_net *net, st_sock *sk)
+{
+	(void)net;
+	if (!sk->chain || sk_has(sk, ST_F_CHAIN_PARKED))
+		return;
+	struct st_class *cl = class_of(sk->chain, sk);
+	class_list_remove(cl, sk);
+	cl->nparked++;
+	sk->flags |= ST_F_CHAIN_PARKED;
+}
+
+void chain_unpark(st_net *net, st_sock *sk)
+{
+	(void)net;
+	if (!sk->chain || !sk_has(sk, ST_F_CHAIN_PARKED))
+		return;
+	struct st_class *cl = class_of(sk->chain, sk);
+	cl->nparked--;
+	sk->flags &= ~ST_F_CHAIN_PARKED;
+	class_insert_sorted(cl, sk);
+}
+
+void chain_move_head(st_net *net, st_sock *sk)
+{
+	if (!sk->chain)
+		return;
+	if (sk_has(sk, ST_F_CHAIN_PARKED)) {
+		sk->chain_pos = --net->head_pos;
+		return;
+	}
+	struct st_class *cl = class_of(sk->chain, sk);
+	class_list_remove(cl, sk);
+	sk->chain_pos = --net->head_pos;
+	class_insert_sorted(cl, sk);
+}
+
+void chain_set_dev(st_net *net, st_sock *sk, int32_t dev)
 {
 	(void)net;
 	struct st_chain *c = sk->chain;
-	if (!c)
+	if (!c) {
+		sk->dev = dev;
 		return;
-	struct st_class *old = class_of_member(c, sk);
-	if (!old)
-		return;
-	if (old->ra == chain_class_ra(sk))
-		return;
-	class_remove(c, old, sk);
-	struct st_class *cl = class_find(c, sk);
-	if (!cl) {
-		/* chain_prepare-style growth is not possible here without a
-		 * failure path; reuse the slot we may just have freed or the
-		 * spare capacity kept by chain_prepare's doubling. */
-		cl = &c->cls[c->ncls++];
-		memset(cl, 0, sizeof(*cl));
-		cl->dev = sk->dev;
-		cl->kind = sk->kind;
-		cl->family = sk->family;
-		cl->ra = (uint8_t)chain_class_ra(sk);
 	}
-	class_insert_sorted(cl, sk);
+	struct st_class *old = class_of(c, sk);
+	bool parked = sk_has(sk, ST_F_CHAIN_PARKED);
+	if (parked)
+		old->nparked--;
+	else
+		class_list_remove(old, sk);
+	class_drop_if_empty(c, old);
+	sk->dev = dev;
+	struct st_class *cl = class_get(c, sk);
+	if (parked)
+		cl->nparked++;
+	else
+		class_insert_sorted(cl, sk);
 }

@@ -154,9 +154,10 @@ static bool tw_reusable(st_net *net, const st_sock *tw, bool explicit_port)
 	int reuse = st_conf_get(st_net_conf(net), ST_SYSCTL_TCP_TW_REUSE);
 	if (reuse == 0 || (reuse == 2 && !is_loopback_tw(tw)))
 		return false;
-	uint64_t delay = (uint64_t)st_conf_get(st_net_conf(net), ST_SYSCTL_TCP_TW_REUSE_DELAY) *
-			 1000000ull;
-	return net->now - tw->tw_since > delay;
+	/* 6.14+: time_after32(tcp_clock_ms(), tw_entry_stamp + delay), both
+	 * sides in whole milliseconds. */
+	uint64_t delay = (uint64_t)st_conf_get(st_net_conf(net), ST_SYSCTL_TCP_TW_REUSE_DELAY);
+	return net->now / 1000000ull > tw->tw_since / 1000000ull + delay;
 }
 
 struct tuple_ctx {
@@ -274,21 +275,23 @@ static int next_candidate(struct search *s, int port, int limit, int step)
 }
 
 static int hash_connect_search(st_net *net, st_sock *sk, const st_addr *la, uint16_t *port_out,
-			       st_sock **tw_out, uint32_t *i_out, uint32_t *index_out)
+			       st_sock **tw_out, uint32_t *i_out, uint32_t *index_out, int *step_out)
 {
 	int low, high;
 	st_conf_port_range(st_net_conf(net), &low, &high);
-	bool local = false;
+	/* inet_sk_get_local_port_range: each bound of IP_LOCAL_PORT_RANGE
+	 * inside the netns range replaces it, and the socket counts as
+	 * having a local range whenever the option is set at all -- even
+	 * when both bounds fall outside and are ignored (E13n: range
+	 * 1000-2000 against 20000-30000 still gave both parities). */
+	bool local = sk->port_range != 0;
 	uint32_t slo = sk->port_range & 0xffff, shi = sk->port_range >> 16;
-	if (slo && (int)slo >= low && (int)slo <= high) {
+	if (slo && (int)slo >= low && (int)slo <= high)
 		low = (int)slo;
-		local = true;
-	}
-	if (shi && (int)shi >= low && (int)shi <= high) {
+	if (shi && (int)shi >= low && (int)shi <= high)
 		high = (int)shi;
-		local = true;
-	}
 	int step = local ? 1 : 2;
+	*step_out = step;
 	high++;
 	uint32_t remaining = (uint32_t)(high - low);
 	if (!local && remaining > 1)
@@ -527,6 +530,7 @@ static int tcp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
 	uint16_t port = sk->lport;
 	st_sock *tw = NULL;
 	uint32_t skipped = 0, pindex = 0;
+	int step = 2;
 	if (had_port) {
 		int r = check_established(net, &probe, &src, port, true, &tw);
 		if (r < 0) {
@@ -536,7 +540,7 @@ static int tcp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
 		}
 	} else {
 		probe.laddr = src;
-		err = hash_connect_search(net, &probe, &src, &port, &tw, &skipped, &pindex);
+		err = hash_connect_search(net, &probe, &src, &port, &tw, &skipped, &pindex, &step);
 		if (err) {
 			explain_set(ex, err, ST_RULE_PORT_EXHAUSTED, NULL,
 				    "no port of the range gives a free 4-tuple toward this destination");
@@ -595,8 +599,9 @@ static int tcp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
 			b->fastreuseport = -1;
 			bkt_mark(net, ST_TCP, port, b);
 		}
-		uint32_t r = st_rand_below(net, 8) * 2;
-		net->perturb[pindex] += (skipped > r ? skipped : r) + 2;
+		/* table_perturb[index] += max(i, random(0..7) * step) + step */
+		uint32_t r = st_rand_below(net, 8) * (uint32_t)step;
+		net->perturb[pindex] += (skipped > r ? skipped : r) + (uint32_t)step;
 	}
 	sk->state = ST_SYN_SENT;
 	sk->stale_lport = 0;
@@ -608,9 +613,25 @@ static int tcp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
 }
 
 /* Drop what a TCP connect took: back to CLOSE, unhash, release an
- * automatic port and an automatic address (C-T9, C-T11). */
-static void tcp_unconnect(st_net *net, st_sock *sk)
+ * automatic port and reset an address bind() did not lock (C-T9, C-T11).
+ * The reset writes 0.0.0.0 or :: by the socket's family (the kernel's
+ * inet_reset_saddr); an AF_INET6 socket bound to ::ffff:0.0.0.0 holds the
+ * address lock and keeps what connect() chose (E12).  The one allocation
+ * (aggregates for the reset address) is made first, so on -ENOMEM nothing
+ * has changed. */
+static int tcp_unconnect(st_net *net, st_sock *sk)
 {
+	bool release = sk_has(sk, ST_F_HASHED) && !sk_has(sk, ST_F_BINDPORT_LOCK);
+	bool reset = !sk_has(sk, ST_F_BINDADDR_LOCK);
+	st_addr any = sock_unbound_addr(sk);
+	int nk = kind_of(sk->family, &any, sk_has(sk, ST_F_V6ONLY));
+	bool move = reset && !release && sk_has(sk, ST_F_HASHED) && !st_addr_equal(&any, &sk->laddr);
+	st_owner_prep p;
+	if (move) {
+		int err = owner_prepare(net, sk, ST_TCP, sk->lport, nk, &any, sk->dev, &p);
+		if (err)
+			return err;
+	}
 	if (sk_has(sk, ST_F_EHASHED)) {
 		if (sk_has(sk, ST_F_CONNECT_BIND))
 			conn_dest_del(net, sk);
@@ -629,92 +650,98 @@ static void tcp_unconnect(st_net *net, st_sock *sk)
 		owner_count(net, sk);
 	}
 	sk->state = ST_CLOSE;
-	if (sk_has(sk, ST_F_HASHED) && !sk_has(sk, ST_F_BINDPORT_LOCK)) {
+	if (release) {
 		sk->stale_lport = sk->lport;
 		port_release(net, sk);
 		sk->lport = 0;
 	}
-	if (!sk_has(sk, ST_F_BINDADDR_LOCK)) {
-		st_addr any = sk->family == ST_AF_INET || sk->kind == K_V4SPEC || sk->kind == K_V4ANY
-				      ? st_addr_v4(0)
-				      : st_addr_any6();
-		if (sk->family == ST_AF_INET6 && !(sk->kind == K_V4ANY))
-			any = st_addr_any6();
-		if (sk_has(sk, ST_F_HASHED) && !st_addr_equal(&any, &sk->laddr)) {
-			st_owner_prep p;
-			int nk = kind_of(sk->family, &any, sk_has(sk, ST_F_V6ONLY));
-			if (owner_prepare(net, sk, ST_TCP, sk->lport, nk, &any, sk->dev, &p) == 0)
-				sock_rehash_addr(net, sk, &any, nk, &p, NULL);
-		} else if (!sk_has(sk, ST_F_HASHED)) {
-			sk->laddr = any;
-			sk->kind = K_NONE;
-		}
+	if (move) {
+		sock_rehash_addr(net, sk, &any, nk, &p, NULL);
+	} else if (reset && !sk_has(sk, ST_F_HASHED)) {
+		sk->laddr = any;
+		sk->kind = K_NONE;
 	}
 	sk->flags &= ~ST_F_ASSIGNED_SRC;
 	sk->raddr = sock_unbound_addr(sk);
 	sk->rport = 0;
+	return 0;
 }
 
 int st_connect_failed(st_net *net, st_sock *sk)
 {
 	if (!net || !sk || sk->proto != ST_TCP || sk->state != ST_SYN_SENT)
 		return -EINVAL;
-	tcp_unconnect(net, sk);
-	return 0;
+	return tcp_unconnect(net, sk);
 }
 
 /* ---- UDP connect ------------------------------------------------------- */
 
-static int udp_autobind(st_net *net, st_sock *sk)
-{
-	int kind = kind_of(sk->family, &sk->laddr, sk_has(sk, ST_F_V6ONLY));
-	uint16_t port;
-	if (udp_find_port(net, sk, kind, &sk->laddr, &port))
-		return -EAGAIN;
-	st_addr a = sk->laddr;
-	return port_take(net, sk, port, kind, &a, false);
-}
-
 static int udp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addrlen, st_explain *ex)
 {
-	if (!sk_has(sk, ST_F_HASHED)) {
-		int err = udp_autobind(net, sk);
+	/* An unbound socket is autobound first (C-U2): EAGAIN when no port
+	 * is free, and the port stays taken even if the route then fails,
+	 * as on Linux.  Memory for the autobind and for the connect itself
+	 * is reserved before either is committed, so -ENOMEM changes
+	 * nothing. */
+	st_take_prep tp;
+	bool autobind = !sk_has(sk, ST_F_HASHED);
+	st_sock cur = *sk; /* the socket as it is after the autobind */
+	int err;
+	if (autobind) {
+		int kind = kind_of(sk->family, &sk->laddr, sk_has(sk, ST_F_V6ONLY));
+		uint16_t port;
+		if (udp_find_port(net, sk, kind, &sk->laddr, &port)) {
+			explain_set(ex, -EAGAIN, ST_RULE_PORT_EXHAUSTED, NULL,
+				    "no free UDP port for the automatic bind");
+			return -EAGAIN;
+		}
+		err = port_take_prepare(net, sk, port, kind, &sk->laddr, &tp);
 		if (err) {
-			explain_set(ex, err, ST_RULE_PORT_EXHAUSTED, NULL, "no free UDP port for the automatic bind");
+			explain_set(ex, -ENOMEM, ST_RULE_NOMEM, NULL, "out of memory");
 			return err;
 		}
+		cur.lport = port;
+		cur.kind = (uint8_t)kind;
 	}
 	struct route_choice rc;
-	int err = connect_route(net, sk, sa, addrlen, &rc, ex);
-	if (err)
+	err = connect_route(net, &cur, sa, addrlen, &rc, ex);
+	if (err) {
+		if (autobind)
+			port_take_commit(net, sk, &tp, false);
 		return err;
-	bool wildcard = sk->kind == K_V4ANY || sk->kind == K_DUALANY || sk->kind == K_V6ANYONLY;
-	st_addr src = wildcard ? rc.src : sk->laddr;
+	}
+	bool wildcard = cur.kind == K_V4ANY || cur.kind == K_DUALANY || cur.kind == K_V6ANYONLY;
+	st_addr src = wildcard ? rc.src : cur.laddr;
 	int newkind = kind_of(sk->family, &src, sk_has(sk, ST_F_V6ONLY));
 	st_owner_prep p;
 	struct st_chain *nc = NULL;
 	bool ncc = false;
 	if (wildcard) {
-		st_sock tmp = *sk;
+		st_sock tmp = cur;
 		tmp.laddr = src;
 		tmp.kind = (uint8_t)newkind;
-		err = owner_prepare(net, &tmp, ST_UDP, sk->lport, newkind, &src, sk->dev, &p);
-		if (err)
-			return err;
-		err = chain_prepare(net, &tmp, &nc, &ncc);
-		if (err) {
-			owner_abort(net, &p);
-			return err;
+		err = owner_prepare(net, &tmp, ST_UDP, cur.lport, newkind, &src, sk->dev, &p);
+		if (!err) {
+			err = chain_prepare(net, &tmp, &nc, &ncc);
+			if (err)
+				owner_abort(net, &p);
 		}
 	}
-	err = st_ehash_reserve(&net->udp_e);
-	if (err) {
-		if (wildcard) {
+	if (!err) {
+		err = st_ehash_reserve(&net->udp_e);
+		if (err && wildcard) {
 			chain_abort(net, nc, ncc);
 			owner_abort(net, &p);
 		}
+	}
+	if (err) {
+		if (autobind)
+			port_take_abort(net, &tp);
+		explain_set(ex, err, ST_RULE_NOMEM, NULL, "out of memory");
 		return err;
 	}
+	if (autobind)
+		port_take_commit(net, sk, &tp, false);
 	if (sk_has(sk, ST_F_EHASHED)) {
 		st_ehash_remove(&net->udp_e, sk);
 		sk->flags &= ~ST_F_EHASHED;
@@ -724,40 +751,53 @@ static int udp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
 	/* 6.13+: a connected socket leaves its group (D-U9); so does any
 	 * socket whose address is re-hashed. */
 	rp_leave(net, sk);
+	bool first = sk->state != ST_ESTABLISHED;
+	sk->state = ST_ESTABLISHED; /* from here on chain_link parks it */
 	if (wildcard) {
 		sock_rehash_addr(net, sk, &src, newkind, &p, nc);
 		sk->flags |= ST_F_ASSIGNED_SRC;
+	} else if (first) {
+		chain_park(net, sk);
+		/* E16: on 6.18 the first connect() of an AF_INET6 socket on a
+		 * native address puts it at the head of its hash2 chain
+		 * (IPv4 and v4-mapped sockets keep their place, E15a/E16f);
+		 * a re-connect does not move it again (E16e). */
+		if (sk->kind == K_V6SPEC)
+			chain_move_head(net, sk);
 	}
+	if (first)
+		sk->conn_seq = ++net->seq;
 	sk->raddr = rc.dst;
 	sk->rport = sa->port;
-	sk->state = ST_ESTABLISHED;
 	ehash_add(net, sk);
 	explain_set(ex, 0, ST_RULE_NONE, NULL, "connected");
 	return 0;
 }
 
-int st_disconnect(st_net *net, st_sock *sk)
+/* C-U6, __udp_disconnect: state CLOSE, peer and device cleared; an
+ * address bind() did not lock goes back to the wildcard (re-hashed, so to
+ * the head of the wildcard chain); a port bind() did not lock is lost.
+ * Tables are keyed by address and device, so keeping the port may need
+ * new aggregates or a new chain class: those are reserved first and
+ * -ENOMEM leaves the socket connected and every table as it was. */
+static int udp_disconnect(st_net *net, st_sock *sk)
 {
-	if (!net || !sk)
-		return -EINVAL;
-	if (sk->proto == ST_TCP) {
-		tcp_unconnect(net, sk);
-		return 0;
-	}
-	/* C-U6: clear the peer and the device; reset what bind() did not lock. */
-	if (sk_has(sk, ST_F_EHASHED)) {
-		st_ehash_remove(&net->udp_e, sk);
-		sk->flags &= ~ST_F_EHASHED;
-	}
-	sk->state = ST_CLOSE;
-	sk->raddr = sock_unbound_addr(sk);
-	sk->rport = 0;
 	if (!sk_has(sk, ST_F_HASHED)) {
+		sk->state = ST_CLOSE;
+		sk->raddr = sock_unbound_addr(sk);
+		sk->rport = 0;
 		sk->dev = 0;
 		return 0;
 	}
 	if (!sk_has(sk, ST_F_BINDPORT_LOCK)) {
+		if (sk_has(sk, ST_F_EHASHED)) {
+			st_ehash_remove(&net->udp_e, sk);
+			sk->flags &= ~ST_F_EHASHED;
+		}
 		port_release(net, sk);
+		sk->state = ST_CLOSE;
+		sk->raddr = sock_unbound_addr(sk);
+		sk->rport = 0;
 		sk->lport = 0;
 		sk->stale_lport = 0;
 		sk->dev = 0;
@@ -771,31 +811,58 @@ int st_disconnect(st_net *net, st_sock *sk)
 	st_addr newaddr = sk->laddr;
 	if (!sk_has(sk, ST_F_BINDADDR_LOCK))
 		newaddr = sock_unbound_addr(sk);
-	if (sk->dev == 0 && st_addr_equal(&newaddr, &sk->laddr))
-		return 0;
-	/* Re-link under the new address/device; if memory is short keep
-	 * the old hashing (the peer is already gone, which is what matters
-	 * to lookups). */
-	int nk = kind_of(sk->family, &newaddr, sk_has(sk, ST_F_V6ONLY));
+	bool rehash = !st_addr_equal(&newaddr, &sk->laddr);
+	int nk = rehash ? kind_of(sk->family, &newaddr, sk_has(sk, ST_F_V6ONLY)) : sk->kind;
 	st_sock tmp = *sk;
 	tmp.dev = 0;
 	tmp.laddr = newaddr;
 	tmp.kind = (uint8_t)nk;
+	tmp.state = ST_CLOSE;
 	st_owner_prep p;
-	struct st_chain *nc;
-	bool ncc;
-	if (owner_prepare(net, &tmp, ST_UDP, sk->lport, nk, &newaddr, 0, &p))
-		return 0;
-	if (chain_prepare(net, &tmp, &nc, &ncc)) {
-		owner_abort(net, &p);
-		return 0;
+	struct st_chain *nc = NULL;
+	bool ncc = false, moved = rehash || sk->dev != 0;
+	if (moved) {
+		int err = owner_prepare(net, &tmp, ST_UDP, sk->lport, nk, &newaddr, 0, &p);
+		if (err)
+			return err;
+		err = chain_prepare(net, &tmp, &nc, &ncc);
+		if (err) {
+			owner_abort(net, &p);
+			return err;
+		}
 	}
-	rp_leave(net, sk);
-	chain_unlink(net, sk);
-	owner_move(net, sk, &newaddr, nk, 0, &p);
-	chain_link(net, sk, nc, false);
+	if (sk_has(sk, ST_F_EHASHED)) {
+		st_ehash_remove(&net->udp_e, sk);
+		sk->flags &= ~ST_F_EHASHED;
+	}
+	sk->raddr = sock_unbound_addr(sk);
+	sk->rport = 0;
+	if (rehash) {
+		rp_leave(net, sk);
+		chain_unlink(net, sk);
+		sk->state = ST_CLOSE;
+		owner_move(net, sk, &newaddr, nk, 0, &p);
+		chain_link(net, sk, nc, false);
+	} else {
+		if (moved) {
+			owner_move(net, sk, &sk->laddr, sk->kind, 0, &p);
+			chain_set_dev(net, sk, 0);
+		}
+		sk->state = ST_CLOSE;
+		chain_unpark(net, sk);
+	}
+	sk->dev = 0;
 	sk->flags &= ~ST_F_ASSIGNED_SRC;
 	return 0;
+}
+
+int st_disconnect(st_net *net, st_sock *sk)
+{
+	if (!net || !sk)
+		return -EINVAL;
+	if (sk->proto == ST_TCP)
+		return tcp_unconnect(net, sk);
+	return udp_disconnect(net, sk);
 }
 
 int st_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addrlen, const st_cred *cred,

@@ -20,7 +20,6 @@
 #include "net_internal.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 
 /* ---- scores of one class for one packet ---- */
 
@@ -104,75 +103,76 @@ int st_score_udp(int kind, int family, int32_t dev, const st_pkt *p, bool wildca
 	return score;
 }
 
-struct head {
-	st_sock *sk;
-	int score;
-	int why;
-};
-
-static int by_pos(const void *a, const void *b)
-{
-	const struct head *x = a, *y = b;
-	return (x->sk->chain_pos > y->sk->chain_pos) - (x->sk->chain_pos < y->sk->chain_pos);
-}
-
-static void add_cand(st_lookup_explain *ex, const st_sock *sk, int score, int why)
+static int add_cand(st_lookup_explain *ex, const st_sock *sk, int score, int why)
 {
 	if (ex && ex->ncand < ST_EXPLAIN_MAX_CANDIDATES) {
 		ex->cand[ex->ncand].sk = sk;
 		ex->cand[ex->ncand].score = score;
 		ex->cand[ex->ncand].why = why;
-		ex->ncand++;
+		return ex->ncand++;
 	}
+	return -1;
 }
 
-/* Scan one chain.  UDP's has_conns rule: a group that ever had a
- * connected member does not stop the scan (D-U5). */
+static void mark_cand(st_lookup_explain *ex, int idx, int why)
+{
+	if (ex && idx >= 0)
+		ex->cand[idx].why |= why;
+}
+
+/* The class whose head comes next in chain order after position `after`
+ * (or the first when `first`).  Classes are few (one per device, kind and
+ * family), so a selection by minimum costs less than sorting, and needs
+ * no memory: a lookup cannot fail. */
+static struct st_class *next_class(struct st_chain *c, bool first, int64_t after)
+{
+	struct st_class *next = NULL;
+	for (uint32_t i = 0; i < c->ncls; i++) {
+		struct st_class *cl = &c->cls[i];
+		if (!cl->head || (!first && cl->head->chain_pos <= after))
+			continue;
+		if (!next || cl->head->chain_pos < next->head->chain_pos)
+			next = cl;
+	}
+	return next;
+}
+
+/* Scan one chain the kernel's way over its class heads: a socket is taken
+ * only with a strictly higher score; a SO_REUSEPORT best-so-far consults
+ * its group and returns at once (D-T5), except for a UDP group that ever
+ * had a connected member, where scoring goes on (D-U5).  Parked
+ * (connected UDP) sockets are not visited: they score -1 here. */
 static st_sock *scan_chain(st_net *net, struct st_chain *c, const st_pkt *p, bool wildcard,
 			   st_lookup_explain *ex)
 {
-	if (!c || !c->ncls)
+	if (!c)
 		return NULL;
-	struct head stackbuf[16];
-	struct head *h = c->ncls <= 16 ? stackbuf : malloc(c->ncls * sizeof(*h));
-	if (!h)
-		return NULL; /* cannot happen in practice: classes are few */
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < c->ncls; i++) {
-		struct st_class *cl = &c->cls[i];
+	st_sock *result = NULL;
+	int best = -1, best_idx = -1;
+	int64_t pos = 0;
+	for (struct st_class *cl = next_class(c, true, 0); cl; cl = next_class(c, false, pos)) {
+		st_sock *sk = cl->head;
+		pos = sk->chain_pos;
 		int why;
 		int sc = p->proto == ST_TCP
 				 ? st_score_tcp(cl->kind, cl->family, cl->dev, p, wildcard, &why)
 				 : st_score_udp(cl->kind, cl->family, cl->dev, p, wildcard, &why);
-		if (sc < 0) {
-			add_cand(ex, cl->head, -1, why);
+		int idx = add_cand(ex, sk, sc < 0 ? -1 : sc, why);
+		if (sc < 0)
+			continue;
+		if (sc <= best) {
+			if (sc == best)
+				mark_cand(ex, best_idx, ST_WHY_FIRST_IN_CHAIN);
 			continue;
 		}
-		/* Specific-address chains hold one address; a v4 packet to
-		 * a.b.c.d is in the chain of ::ffff:a.b.c.d already. */
-		h[n].sk = cl->head;
-		h[n].score = sc;
-		h[n].why = why;
-		n++;
-	}
-	qsort(h, n, sizeof(*h), by_pos);
-	st_sock *result = NULL;
-	int best = -1;
-	for (uint32_t i = 0; i < n; i++) {
-		add_cand(ex, h[i].sk, h[i].score, h[i].why);
-		if (h[i].score <= best)
-			continue;
-		best = h[i].score;
-		st_sock *sk = h[i].sk;
+		best = sc;
+		best_idx = idx;
 		if (sk_has(sk, ST_F_REUSEPORT) && sk->rp_group) {
 			st_sock *pick = rp_select(net, sk, p, ex);
 			if (pick) {
+				mark_cand(ex, idx, ST_WHY_REUSEPORT);
 				if (p->proto == ST_TCP || !sk->rp_group->has_conns) {
-					if (ex)
-						ex->cand[ex->ncand ? ex->ncand - 1 : 0].why |=
-							ST_WHY_REUSEPORT | ST_WHY_EARLY_RETURN;
-					if (h != stackbuf)
-						free(h);
+					mark_cand(ex, idx, ST_WHY_EARLY_RETURN);
 					return pick;
 				}
 				result = pick;
@@ -181,8 +181,6 @@ static st_sock *scan_chain(st_net *net, struct st_chain *c, const st_pkt *p, boo
 		}
 		result = sk;
 	}
-	if (h != stackbuf)
-		free(h);
 	return result;
 }
 
@@ -287,12 +285,14 @@ st_sock *st_lookup_tcp(st_net *net, const st_pkt *p, st_lookup_explain *ex)
 
 static bool newest_dev_match(st_sock *sk, void *ctx)
 {
-	/* The 4-tuple table keeps no order among duplicates; remember the
-	 * most recently bound match (head insertion in the kernel). */
+	/* Several UDP sockets may share a 4-tuple (C-U1).  The kernel's
+	 * hash4 chain puts a socket at its head when it first connects and
+	 * not when it re-connects (E18), so the socket whose connect() from
+	 * the unconnected state came last receives. */
 	void **c = ctx;
 	const st_pkt *p = c[0];
 	st_sock **best = (st_sock **)&c[1];
-	if (dev_ok(sk->dev, p->ifindex) && (!*best || sk->prim_seq > (*best)->prim_seq))
+	if (dev_ok(sk->dev, p->ifindex) && (!*best || sk->conn_seq > (*best)->conn_seq))
 		*best = sk;
 	return false;
 }
@@ -353,9 +353,9 @@ int st_lookup_udp_multi(st_net *net, const st_pkt *p, void (*fn)(st_sock *sk, vo
 	int n = 0;
 	if (!b)
 		return 0;
-	/* Every owner of the port that matches gets a copy (D-U6); the
-	 * newest first, as the kernel walks the primary chain. */
-	for (st_sock *sk = b->owners; sk; sk = sk->own_next) {
+	/* Every owner of the port that matches gets a copy (D-U6), in the
+	 * order the kernel walks the primary chain. */
+	for (st_sock *sk = b->pr_head; sk; sk = sk->pr_next) {
 		if (!mcast_match(sk, p))
 			continue;
 		n++;

@@ -138,6 +138,62 @@ static int fail(char *buf, size_t len, const char *what, uint16_t port)
 	return -EUCLEAN;
 }
 
+/* The UDP primary chain holds exactly the port's owners (TCP: empty). */
+static int check_primary(const struct st_portbkt *b, int proto, char *buf, size_t len)
+{
+	uint32_t n = 0;
+	const st_sock *prev = NULL;
+	for (const st_sock *o = b->pr_head; o; prev = o, o = o->pr_next) {
+		if (o->bkt != b || o->pr_prev != prev)
+			return fail(buf, len, "broken primary chain", b->h.key.port);
+		if (++n > b->nowners)
+			break;
+	}
+	if (proto == ST_TCP ? (b->pr_head || b->pr_tail) : (n != b->nowners || b->pr_tail != prev))
+		return fail(buf, len, "primary chain does not hold the port's owners", b->h.key.port);
+	return 0;
+}
+
+/* Classes: members in ascending chain order, of the class's device, kind
+ * and family, linked to the chain; counts add up to the chain's. */
+static int check_chain(const struct st_chain *c, size_t *parked, char *buf, size_t len)
+{
+	uint32_t total = 0;
+	uint16_t port = c->h.key.port;
+	if (c->ncls == 0 || c->ncls > c->capcls)
+		return fail(buf, len, "chain without classes", port);
+	for (uint32_t i = 0; i < c->ncls; i++) {
+		const struct st_class *cl = &c->cls[i];
+		uint32_t n = 0;
+		const st_sock *prev = NULL;
+		if (cl->n == 0 && cl->nparked == 0)
+			return fail(buf, len, "empty chain class", port);
+		for (uint32_t j = 0; j < i; j++)
+			if (c->cls[j].dev == cl->dev && c->cls[j].kind == cl->kind &&
+			    c->cls[j].family == cl->family)
+				return fail(buf, len, "duplicate chain class", port);
+		for (const st_sock *s = cl->head; s; prev = s, s = s->ch_next) {
+			if (s->chain != c || !sk_has(s, ST_F_LHASHED) || sk_has(s, ST_F_CHAIN_PARKED))
+				return fail(buf, len, "chain member not linked to its chain", port);
+			if (s->dev != cl->dev || s->kind != cl->kind || s->family != cl->family)
+				return fail(buf, len, "chain member in the wrong class", port);
+			if (s->ch_prev != prev || (prev && prev->chain_pos >= s->chain_pos))
+				return fail(buf, len, "chain class out of order", port);
+			if (s->proto == ST_TCP && s->state != ST_LISTEN)
+				return fail(buf, len, "non-listener in a TCP chain", port);
+			if (++n > cl->n)
+				break;
+		}
+		if (n != cl->n || cl->tail != prev)
+			return fail(buf, len, "chain class count wrong", port);
+		total += cl->n + cl->nparked;
+		*parked += cl->nparked;
+	}
+	if (total != c->n)
+		return fail(buf, len, "chain count wrong", port);
+	return 0;
+}
+
 /* Recount every aggregate of every port from its owners and compare. */
 int st_net_check(const st_net *net, char *buf, size_t len)
 {
@@ -145,7 +201,7 @@ int st_net_check(const st_net *net, char *buf, size_t len)
 		return -EINVAL;
 	if (buf && len)
 		buf[0] = 0;
-	size_t owners = 0;
+	size_t owners = 0, parked = 0, chain_parked = 0;
 	for (size_t i = 0; i <= net->h.mask; i++) {
 		for (st_hnode *n = net->h.b[i]; n; n = n->next) {
 			if (n->key.type == HT_PORT) {
@@ -167,14 +223,36 @@ int st_net_check(const st_net *net, char *buf, size_t len)
 						return fail(buf, len, "listener not in its chain", n->key.port);
 					if (o->proto == ST_UDP && !sk_has(o, ST_F_LHASHED))
 						return fail(buf, len, "UDP socket not in its chain", n->key.port);
-					if (o->rp_group && o->rp_group->m[o->rp_index] != o)
+					if (o->rp_group && (o->rp_index >= o->rp_group->n ||
+							    o->rp_group->m[o->rp_index] != o))
 						return fail(buf, len, "reuseport index wrong", n->key.port);
+					bool conn_udp = o->proto == ST_UDP && o->state == ST_ESTABLISHED;
+					if (sk_has(o, ST_F_CHAIN_PARKED) != conn_udp)
+						return fail(buf, len, "connected UDP socket not parked, or the reverse",
+							    n->key.port);
+					parked += sk_has(o, ST_F_CHAIN_PARKED);
 				}
 				if (cnt != b->nowners || cnt == 0)
 					return fail(buf, len, "owner count wrong", n->key.port);
 				if (expl != b->nexplicit)
 					return fail(buf, len, "explicit owner count wrong", n->key.port);
 				owners += cnt;
+				int err = check_primary(b, n->key.proto, buf, len);
+				if (err)
+					return err;
+			} else if (n->key.type == HT_CHAIN) {
+				int err = check_chain((const struct st_chain *)n, &chain_parked, buf, len);
+				if (err)
+					return err;
+			} else if (n->key.type == HT_RPG) {
+				const struct st_rpgroup *g = (const void *)n;
+				if (g->n == 0 || g->n > g->cap || g->n > RP_MAX_MEMBERS)
+					return fail(buf, len, "reuseport group size wrong", 0);
+				for (uint32_t m = 0; m < g->n; m++)
+					if (g->m[m]->rp_group != g || g->m[m]->rp_index != m ||
+					    !sk_has(g->m[m], ST_F_HASHED))
+						return fail(buf, len, "reuseport member does not point back",
+							    g->m[m]->lport);
 			} else if (n->key.type == HT_AGG) {
 				const struct st_agg *g = (const void *)n;
 				const struct st_portbkt *b = NULL;
@@ -208,5 +286,7 @@ int st_net_check(const st_net *net, char *buf, size_t len)
 	}
 	if (owners != net->nhashed)
 		return fail(buf, len, "hashed socket count wrong", 0);
+	if (parked != chain_parked)
+		return fail(buf, len, "parked sockets disagree with their chain classes", 0);
 	return 0;
 }

@@ -20,8 +20,12 @@
  *   chain      (proto, port, address): the lookup chain (lhash2 for TCP
  *              listeners, hash2 for UDP), split in classes of sockets that
  *              score alike, each class kept in chain order (chain.c).
- *   rpgroup    (proto, port, family, v6only, device, uid, address): a
- *              SO_REUSEPORT group, an array in join order (reuseport.c).
+ *   rpgroup    a SO_REUSEPORT group, an array in join order
+ *              (reuseport.c); found through its members, never by key,
+ *              because Linux can hold several groups with equal keys.
+ *   primary    UDP only: the port's owners in the kernel's primary-chain
+ *              order, which the bind rule B-U4 and the group join scan
+ *              (bind.c, reuseport.c).
  *   ehash      4-tuples: open addressing in cache-line buckets (ehash.c).
  */
 #ifndef SOCKTAB_NET_INTERNAL_H
@@ -131,17 +135,22 @@ struct st_portbkt {
 	bool fast_v6only;
 	uint32_t fastuid;
 	st_addr fast_addr;
+	/* UDP primary chain (pr_next/pr_prev), kept by bind.c: head-inserted
+	 * owners newest first, then AF_INET6 SO_REUSEPORT owners oldest
+	 * first (sk_add_node_rcu).  Both NULL for TCP. */
+	st_sock *pr_head, *pr_tail;
 };
 enum { FRP_ANY = 1, FRP_STRICT = 2 };
 
-/* One class of a chain: sockets that every lookup scores alike. */
+/* One class of a chain: sockets that every lookup scores alike.  The
+ * class lives while it has listed or parked members. */
 struct st_class {
 	int32_t dev;
 	uint8_t kind;
 	uint8_t family;
-	uint8_t ra;              /* UDP only: scan-order rule B-U4 */
-	st_sock *head, *tail;    /* chain order (ascending chain_pos) */
-	uint32_t n;
+	st_sock *head, *tail;    /* unparked members, ascending chain_pos */
+	uint32_t n;              /* members in the list                   */
+	uint32_t nparked;        /* connected UDP members, not listed      */
 };
 
 struct st_chain {
@@ -151,12 +160,16 @@ struct st_chain {
 	uint32_t n;
 };
 
+/* Invariant: m[i]->rp_group == this and m[i]->rp_index == i for i < n;
+ * n >= 1 while the group exists; n <= RP_MAX_MEMBERS. */
 struct st_rpgroup {
-	st_hnode h;
+	st_hnode h;              /* key: HT_RPG + its own address */
 	st_sock **m;
 	uint32_t n, cap;
-	bool has_conns;
+	bool has_conns;          /* a member ever connected (D-U5) */
 };
+/* reuseport_grow() doubles from 128 and stops below U16_MAX: 32,768. */
+enum { RP_MAX_MEMBERS = 32768 };
 
 /* Per-destination record of connect()-chosen ports (connect.c). */
 struct st_dest {
@@ -274,26 +287,67 @@ void bkt_mark(st_net *net, int proto, uint16_t port, const struct st_portbkt *b)
 
 /* chain.c */
 void chain_key(int kind, const st_addr *a, st_addr *out);
+/* Make sure the chain of sk (sk->proto, lport, kind, laddr) exists and has
+ * room for sk's class, so that chain_link / chain_set_dev cannot fail. */
 int chain_prepare(st_net *net, const st_sock *sk, struct st_chain **out, bool *created);
 void chain_abort(st_net *net, struct st_chain *c, bool created);
+/* Link at the head or tail of the chain order; a connected UDP socket
+ * (state ESTABLISHED) is linked parked. */
 void chain_link(st_net *net, st_sock *sk, struct st_chain *c, bool at_tail);
 void chain_unlink(st_net *net, st_sock *sk);
-void chain_reclass(st_net *net, st_sock *sk);
+/* Connected UDP: take out of / put back into its class list, keeping
+ * the chain position (chain_pos) it has. */
+void chain_park(st_net *net, st_sock *sk);
+void chain_unpark(st_net *net, st_sock *sk);
+/* Give a linked socket a new head position (a rehash to the same slot). */
+void chain_move_head(st_net *net, st_sock *sk);
+/* The socket's device changes; its chain and position stay.  Room for the
+ * new class must have been made with chain_prepare (on a copy of sk with
+ * the new device). */
+void chain_set_dev(st_net *net, st_sock *sk, int32_t dev);
 struct st_chain *chain_find(st_net *net, int proto, uint16_t port, const st_addr *key);
-int chain_class_ra(const st_sock *sk);
+/* The class of (dev, kind, family) in c, or NULL. */
+struct st_class *chain_class(struct st_chain *c, int32_t dev, int kind, int family);
 
 /* reuseport.c */
-int rp_prepare(st_net *net, const st_sock *sk, struct st_rpgroup **g, bool *created);
-void rp_abort(st_net *net, struct st_rpgroup *g, bool created);
-void rp_join(st_net *net, st_sock *sk, struct st_rpgroup *g);
+/* Find the group sk would join (D-RP1: the first matching socket in the
+ * kernel's scan order, whose group may have to be created) and reserve
+ * room.  Returns 0, -ENOMEM, or -ENOSPC when the group is full
+ * (RP_MAX_MEMBERS; the caller maps it to Linux's errno). */
+typedef struct st_rp_prep {
+	struct st_rpgroup *g;    /* group to join                        */
+	st_sock *adopt;          /* group-less socket that founds g too  */
+	bool created;
+} st_rp_prep;
+int rp_prepare(st_net *net, const st_sock *sk, st_rp_prep *p);
+void rp_abort(st_net *net, st_rp_prep *p);
+void rp_join(st_net *net, st_sock *sk, st_rp_prep *p);
 void rp_leave(st_net *net, st_sock *sk);
 st_sock *rp_select(st_net *net, st_sock *first, const st_pkt *p, st_lookup_explain *ex);
+
+/* bind.c: the UDP primary chain. */
+void udp_primary_insert(struct st_portbkt *b, st_sock *sk);
+void udp_primary_remove(struct st_portbkt *b, st_sock *sk);
 
 /* connect.c / bind.c shared */
 int tcp_find_open_port(st_net *net, st_sock *sk, int kind, const st_addr *a, uint16_t *port);
 int udp_find_port(st_net *net, st_sock *sk, int kind, const st_addr *a, uint16_t *port);
 int port_take(st_net *net, st_sock *sk, uint16_t port, int kind, const st_addr *a,
 	      bool connect_bind);
+typedef struct st_take_prep {
+	st_owner_prep own;
+	struct st_chain *c;
+	bool cc;
+	bool has_rp;
+	st_rp_prep rp;
+	uint16_t port;
+	int kind;
+	st_addr a;
+} st_take_prep;
+int port_take_prepare(st_net *net, const st_sock *sk, uint16_t port, int kind, const st_addr *a,
+		      st_take_prep *tp);
+void port_take_abort(st_net *net, st_take_prep *tp);
+void port_take_commit(st_net *net, st_sock *sk, st_take_prep *tp, bool connect_bind);
 void port_release(st_net *net, st_sock *sk);
 int udp_hash_chain(st_net *net, st_sock *sk);
 void sock_rehash_addr(st_net *net, st_sock *sk, const st_addr *newaddr, int newkind,

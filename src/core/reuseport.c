@@ -4,90 +4,145 @@
  *
  * A group is what Linux's struct sock_reuseport is: an array of members
  * in join order (D-RP2).  Members join when they listen (TCP) or bind
- * (UDP), and only sockets with the same family, V6ONLY, device, uid and
- * exactly the same address and port join one group (D-RP1), so the group
- * is found by that key in the net's hash table.  Removal moves the last
- * member into the hole, and selection is (hash * n) >> 32 over a keyed
- * 4-tuple hash (D-RP3): together these reproduce the kernel's remapping
- * when members come and go (X19).  Members that are connected UDP sockets
- * are skipped circularly; in 6.13+ they have left the group anyway.
+ * (UDP).  Which group they join is decided the kernel's way, by a scan
+ * and not by a key (inet_reuseport_add_sock, udp_reuseport_add_sock):
+ * the newcomer takes the *first* socket of the scan that has the same
+ * family, V6ONLY, device, uid, SO_REUSEPORT set and exactly the same
+ * address and port (D-RP1), and joins that socket's group -- creating one
+ * for it first if it has none.  The scan is the listener chain for TCP
+ * (chain order: one class of chain.c, walked from its head) and the
+ * port's primary chain for UDP (bind.c keeps it in the kernel's order).
  *
- * Linux indexes members with 16 bits and its reuseport_grow() fails with
- * -ENOMEM past U16_MAX members; a join past 65535 members fails the same
- * way here.
+ * Why not a key?  Because a socket can hold SO_REUSEPORT without a group:
+ * in 6.13+ a connected UDP socket leaves its group (D-U9), and an option
+ * set after bind() or listen() makes no group.  When such a socket comes
+ * first in the scan, the newcomer pairs with it and a second group with
+ * the same key appears: on 6.18 a member D bound after its IPv4 peer C
+ * connected went into a new group {C, D} and took every flow, while with
+ * IPv6 (whose SO_REUSEPORT sockets sit at the chain tail) D joined the
+ * surviving group (docs/kernel-experiments.md, E14).
+ *
+ * Removal moves the last member into the hole, and selection is
+ * (hash * n) >> 32 over a keyed 4-tuple hash (D-RP3): together these
+ * reproduce the kernel's remapping when members come and go (X19).
+ * Members that are connected UDP sockets are skipped circularly.
+ *
+ * reuseport_grow() doubles the member array from 128 and refuses to pass
+ * U16_MAX, so a group holds at most 32,768 members; the 32,769th listen()
+ * fails with ENOMEM and the 32,769th UDP bind() with EADDRINUSE (E17).
+ * rp_prepare reports -ENOSPC and the callers map it.
  */
 #include "net_internal.h"
 
-enum { RP_MAX = 65535 };
-
-static st_hkey gkey(const st_sock *sk)
+static st_hkey gkey(const struct st_rpgroup *g)
 {
 	st_hkey k;
 	memset(&k, 0, sizeof(k));
 	k.type = HT_RPG;
-	k.proto = sk->proto;
-	k.kind = sk->family;
-	k.exact = sk_has(sk, ST_F_V6ONLY);
-	k.port = sk->lport;
-	k.dev = sk->dev;
-	k.uid = sk->uid;
-	k.addr = sk->laddr;
+	k.ptr = (uintptr_t)g;
 	return k;
 }
 
-int rp_prepare(st_net *net, const st_sock *sk, struct st_rpgroup **out, bool *created)
+static bool same_group_key(const st_sock *a, const st_sock *b)
 {
-	st_hkey k = gkey(sk);
-	struct st_rpgroup *g =
-		(struct st_rpgroup *)st_htab_find(&net->h, &k, st_htab_hash(&net->h, &k));
-	*created = false;
-	if (!g) {
-		g = st_calloc(1, sizeof(*g));
-		if (!g)
-			return -ENOMEM;
-		g->h.key = k;
-		*created = true;
+	return a != b && a->family == b->family &&
+	       sk_has(a, ST_F_V6ONLY) == sk_has(b, ST_F_V6ONLY) && a->dev == b->dev &&
+	       sk_has(b, ST_F_REUSEPORT) && a->uid == b->uid && st_addr_equal(&a->laddr, &b->laddr);
+}
+
+/* The socket whose group sk joins, or NULL (sk founds a group). */
+static st_sock *join_target(st_net *net, const st_sock *sk)
+{
+	if (sk->proto == ST_TCP) {
+		st_addr key;
+		chain_key(sk->kind, &sk->laddr, &key);
+		struct st_chain *c = chain_find(net, ST_TCP, sk->lport, &key);
+		struct st_class *cl = c ? chain_class(c, sk->dev, sk->kind, sk->family) : NULL;
+		for (st_sock *s2 = cl ? cl->head : NULL; s2; s2 = s2->ch_next)
+			if (same_group_key(sk, s2))
+				return s2;
+		return NULL;
 	}
-	if (g->n == g->cap) {
-		if (g->cap >= RP_MAX) {
-			if (*created)
-				st_free(g);
-			return -ENOMEM;
-		}
-		uint32_t nc = g->cap ? g->cap * 2 : 4;
-		if (nc > RP_MAX)
-			nc = RP_MAX;
-		st_sock **m = st_realloc(g->m, nc * sizeof(*m));
-		if (!m) {
-			if (*created)
-				st_free(g);
-			return -ENOMEM;
-		}
-		g->m = m;
-		g->cap = nc;
-	}
-	*out = g;
+	struct st_portbkt *b = bkt_find(net, ST_UDP, sk->lport);
+	for (st_sock *s2 = b ? b->pr_head : NULL; s2; s2 = s2->pr_next)
+		if (same_group_key(sk, s2))
+			return s2;
+	return NULL;
+}
+
+static int grow(struct st_rpgroup *g, uint32_t need)
+{
+	if (need <= g->cap)
+		return 0;
+	uint32_t nc = g->cap ? g->cap : 4;
+	while (nc < need)
+		nc *= 2;
+	if (nc > RP_MAX_MEMBERS)
+		nc = RP_MAX_MEMBERS;
+	st_sock **m = st_realloc(g->m, nc * sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	g->m = m;
+	g->cap = nc;
 	return 0;
 }
 
-void rp_abort(st_net *net, struct st_rpgroup *g, bool created)
+int rp_prepare(st_net *net, const st_sock *sk, st_rp_prep *p)
 {
-	(void)net;
-	if (created) {
-		st_free(g->m);
-		st_free(g);
+	memset(p, 0, sizeof(*p));
+	st_sock *s2 = join_target(net, sk);
+	if (s2 && s2->rp_group) {
+		struct st_rpgroup *g = s2->rp_group;
+		if (g->n >= RP_MAX_MEMBERS)
+			return -ENOSPC;
+		int err = grow(g, g->n + 1);
+		if (err)
+			return err;
+		p->g = g;
+		return 0;
 	}
+	struct st_rpgroup *g = st_calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	if (grow(g, s2 ? 2 : 1)) {
+		st_free(g);
+		return -ENOMEM;
+	}
+	g->h.key = gkey(g);
+	p->g = g;
+	p->adopt = s2;
+	p->created = true;
+	return 0;
 }
 
-void rp_join(st_net *net, st_sock *sk, struct st_rpgroup *g)
+void rp_abort(st_net *net, st_rp_prep *p)
 {
-	if (g->n == 0) {
-		st_hkey k = g->h.key;
-		st_htab_insert(&net->h, &g->h, &k, st_htab_hash(&net->h, &k));
+	(void)net;
+	if (p->created) {
+		st_free(p->g->m);
+		st_free(p->g);
 	}
+	memset(p, 0, sizeof(*p));
+}
+
+static void append(struct st_rpgroup *g, st_sock *sk)
+{
 	sk->rp_index = (uint16_t)g->n;
 	g->m[g->n++] = sk;
 	sk->rp_group = g;
+}
+
+void rp_join(st_net *net, st_sock *sk, st_rp_prep *p)
+{
+	struct st_rpgroup *g = p->g;
+	if (p->created) {
+		st_hkey k = g->h.key;
+		st_htab_insert(&net->h, &g->h, &k, st_htab_hash(&net->h, &k));
+		if (p->adopt)
+			append(g, p->adopt);
+	}
+	append(g, sk);
+	memset(p, 0, sizeof(*p));
 }
 
 void rp_leave(st_net *net, st_sock *sk)
