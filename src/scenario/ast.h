@@ -235,7 +235,7 @@ typedef struct sc_stmt {
 	                         * last argument: no expectation, no comment,
 	                         * no trailing blanks                     */
 	uint16_t text_col;      /* byte offset of the code in its line (loc.col - 1) */
-	uint16_t verb_col;      /* SC_S_OP: byte offset of the verb in the line */
+	uint16_t verb_col;      /* byte offset of the verb (or keyword: host, ls...) */
 	uint16_t args_col;      /* byte offset of the first argument (== end if none) */
 	uint16_t comment_col;   /* byte offset of `#`, or 0 if no comment */
 	uint16_t comment_len;
