@@ -931,7 +931,7 @@ static int parse_expect(struct pstate *ps, const sc_tok *t, uint32_t n, const sc
 		if (na == SC_MAX_ALTS)
 			return perr(ps, t[start].col, "more than %d alternatives", SC_MAX_ALTS);
 		if (parse_alt(ps, t + start, i - start,
-			      i < n ? t[i].col : (start > 0 ? t[start - 1].col + 1 : arrow->col + 2),
+			      i < n ? t[i].col : (start > 0 ? t[start - 1].col : arrow->col + 2),
 			      &alts[na]) != 0)
 			return -EINVAL;
 		what = verb_prints(verb, opt, alts[na].kind, &ok);
@@ -2020,7 +2020,12 @@ void sc_script_free(sc_script *s)
 	free(s);
 }
 
-int sc_parse(const char *file, const char *src, size_t len, sc_script **out, sc_diags *diags)
+/*
+ * Parses `len` bytes at `buf`, a malloc'd block of at least len + 1 bytes
+ * that the script takes over (freed on every path), so a file is held in
+ * memory once.
+ */
+static int parse_owned(const char *file, char *buf, size_t len, sc_script **out, sc_diags *diags)
 {
 	struct pstate ps;
 	sc_script *s;
@@ -2029,20 +2034,23 @@ int sc_parse(const char *file, const char *src, size_t len, sc_script **out, sc_
 
 	memset(diags, 0, sizeof(*diags));
 	if (len > SC_MAX_FILE) {
+		free(buf);
 		diag_file(diags, "file is larger than %d bytes", SC_MAX_FILE);
 		return -EINVAL;
 	}
 	memset(&ps, 0, sizeof(ps));
 	s = calloc(1, sizeof(*s));
-	if (s == NULL)
+	if (s == NULL) {
+		free(buf);
+		diag_file(diags, "out of memory");
 		return -ENOMEM;
+	}
+	s->src = buf;
 	s->file = strdup(file ? file : "-");
-	s->src = malloc(len + 1);
 	s->arena = sc_arena_new();
 	ps.line = malloc(sizeof(*ps.line));
-	if (s->file == NULL || s->src == NULL || s->arena == NULL || ps.line == NULL)
+	if (s->file == NULL || s->arena == NULL || ps.line == NULL)
 		goto enomem;
-	memcpy(s->src, src, len);
 	s->src[len] = '\0';
 	s->srclen = len;
 	ps.s = s;
@@ -2084,13 +2092,31 @@ enomem:
 	return -ENOMEM;
 }
 
+int sc_parse(const char *file, const char *src, size_t len, sc_script **out, sc_diags *diags)
+{
+	char *buf;
+
+	memset(diags, 0, sizeof(*diags));
+	if (len > SC_MAX_FILE) {
+		diag_file(diags, "file is larger than %d bytes", SC_MAX_FILE);
+		return -EINVAL;
+	}
+	buf = malloc(len + 1);
+	if (buf == NULL) {
+		diag_file(diags, "out of memory");
+		return -ENOMEM;
+	}
+	if (len > 0)
+		memcpy(buf, src, len);
+	return parse_owned(file, buf, len, out, diags);
+}
+
 int sc_parse_file(const char *path, sc_script **out, sc_diags *diags)
 {
 	FILE *f;
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	bool is_stdin = strcmp(path, "-") == 0;
-	int rc;
 
 	memset(diags, 0, sizeof(*diags));
 	f = is_stdin ? stdin : fopen(path, "rb");
@@ -2137,7 +2163,16 @@ int sc_parse_file(const char *path, sc_script **out, sc_diags *diags)
 	}
 	if (!is_stdin)
 		fclose(f);
-	rc = sc_parse(path, buf ? buf : "", len, out, diags);
-	free(buf);
-	return rc;
+	{
+		/* Exactly len + 1: the script keeps this block as its source. */
+		char *nb = realloc(buf, len + 1);
+
+		if (nb == NULL) {
+			free(buf);
+			diag_file(diags, "out of memory");
+			return -ENOMEM;
+		}
+		buf = nb;
+	}
+	return parse_owned(path, buf, len, out, diags);
 }
