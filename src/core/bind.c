@@ -386,7 +386,7 @@ other_parity:;
 			*port_out = (uint16_t)port;
 			return 0;
 		}
-		if (!tcp_conflict_witness(net, sk, (uint16_t)port, kind, a, relax, false)) {
+		if (!tcp_search_conflict(net, sk, (uint16_t)port, kind, a, relax)) {
 			*port_out = (uint16_t)port;
 			return 0;
 		}
@@ -499,6 +499,13 @@ static bool udp_relevant_owner(const st_sock *s, int kind, const st_addr *a, con
 static bool udp_port_ok(st_net *net, const st_sock *sk, uint16_t port, int kind,
 			const st_addr *a, const st_sock **witness)
 {
+	/* The counters decide most binds without the walk (ports.c). */
+	int d = udp_bind_decide(net, sk, port, kind, a);
+	if (d > 0 || (d == 0 && !witness)) {
+		if (witness)
+			*witness = NULL;
+		return d > 0;
+	}
 	const struct st_portbkt *b = bkt_find(net, ST_UDP, port);
 	const st_sock *e = NULL;
 	for (const st_sock *o = b ? b->pr_head : NULL; o; o = o->pr_next) {

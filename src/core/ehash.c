@@ -61,16 +61,18 @@ void st_ehash_destroy(st_ehash *e)
 uint64_t st_ehash_tag(const st_ehash *e, const st_addr *la, uint16_t lp, const st_addr *ra,
 		      uint16_t rp)
 {
-	struct {
-		st_addr la, ra;
-		uint16_t lp, rp;
-	} k;
-	memset(&k, 0, sizeof(k));
-	k.la = *la;
-	k.ra = *ra;
-	k.lp = lp;
-	k.rp = rp;
-	uint64_t h = st_siphash(&e->key, &k, sizeof(k));
+	/* st_mixhash over (la, ra, ports) written out for the hottest call
+	 * of the library: three independent multiplies and one fold. */
+	uint64_t l0, l1, r0, r1;
+	memcpy(&l0, la->b, 8);
+	memcpy(&l1, la->b + 8, 8);
+	memcpy(&r0, ra->b, 8);
+	memcpy(&r1, ra->b + 8, 8);
+	uint64_t ports = (uint64_t)lp | ((uint64_t)rp << 16);
+	uint64_t acc = st_mum(l0 ^ st_mixkey(&e->key, 0), l1 ^ st_mixkey(&e->key, 1)) ^
+		       st_mum(r0 ^ st_mixkey(&e->key, 2), r1 ^ st_mixkey(&e->key, 3)) ^
+		       st_mum(ports ^ st_mixkey(&e->key, 4), st_mixkey(&e->key, 5));
+	uint64_t h = st_mum(acc ^ st_mixkey(&e->key, 10), st_mixkey(&e->key, 11));
 	return h ? h : 1;
 }
 

@@ -4,9 +4,12 @@
  * SipHash is used because it is what Linux uses for the same jobs (port
  * offsets, and since 6.15 part of the ehash), because it is a good keyed
  * PRF on short inputs (a 4-tuple is 36 bytes), and because it is short
- * enough to write from the paper (Aumasson and Bernstein, 2012).  Speed
- * matters on the lookup path, so the established table hashes with it
- * once per lookup and caches nothing else.
+ * enough to write from the paper (Aumasson and Bernstein, 2012).
+ *
+ * st_mixhash is the index hash (hash.h says why it is not SipHash): pairs
+ * of words, each xored with its own key word, multiplied and folded; the
+ * pairs are independent, so a superscalar core computes them side by
+ * side, and one last fold with the word count mixes the sum.
  */
 #include "hash.h"
 
@@ -81,4 +84,15 @@ st_sipkey st_sipkey_derive(uint64_t seed, uint64_t purpose)
 	k.k0 = st_splitmix64(&s);
 	k.k1 = st_splitmix64(&s);
 	return k;
+}
+
+uint64_t st_mixhash(const st_sipkey *key, const uint64_t *w, unsigned n)
+{
+	uint64_t acc = 0;
+	unsigned i = 0;
+	for (; i + 1 < n; i += 2)
+		acc ^= st_mum(w[i] ^ st_mixkey(key, i), w[i + 1] ^ st_mixkey(key, i + 1));
+	if (i < n)
+		acc ^= st_mum(w[i] ^ st_mixkey(key, i), st_mixkey(key, i + 1));
+	return st_mum(acc ^ st_mixkey(key, 10), (uint64_t)n ^ st_mixkey(key, 11));
 }

@@ -10,6 +10,9 @@
  * that a failed call (even -ENOMEM) changes nothing.  Growth is the one
  * allocation made here, and it is optional: if it fails the table simply
  * stays smaller and chains get longer.
+ *
+ * Keys are zeroed before they are filled, so a key is hashed and compared
+ * as seven plain 64-bit words (st_mixhash, hash.h), never field by field.
  */
 #include "net_internal.h"
 
@@ -33,9 +36,14 @@ void st_htab_destroy(st_htab *t)
 	t->b = NULL;
 }
 
+_Static_assert(sizeof(st_hkey) % 8 == 0 && sizeof(st_hkey) <= 80,
+	       "st_hkey is hashed as whole 64-bit words");
+
 uint64_t st_htab_hash(const st_htab *t, const st_hkey *k)
 {
-	return st_siphash(&t->key, k, sizeof(*k));
+	uint64_t w[sizeof(st_hkey) / 8];
+	memcpy(w, k, sizeof(w));
+	return st_mixhash(&t->key, w, (unsigned)(sizeof(w) / 8));
 }
 
 st_hnode *st_htab_find(const st_htab *t, const st_hkey *k, uint64_t h)

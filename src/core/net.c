@@ -267,7 +267,8 @@ int st_net_check(const st_net *net, char *buf, size_t len)
 				for (const st_sock *o = b ? b->owners : NULL; o; o = o->own_next) {
 					if (o->kind != n->key.kind)
 						continue;
-					if (n->key.dev != DEV_ALL && o->dev != n->key.dev)
+					if (n->key.dev == DEV_ANY ? !o->dev
+					    : n->key.dev != DEV_ALL && o->dev != n->key.dev)
 						continue;
 					if (n->key.exact && !st_addr_equal(&o->laddr, &n->key.addr))
 						continue;

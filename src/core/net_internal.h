@@ -55,8 +55,10 @@ enum st_kind {
 	K_COUNT
 };
 
-/* Device slots of an aggregate: a real ifindex, 0 (no device) or ALL. */
-enum { DEV_ALL = -1 };
+/* Device slots of an aggregate: a real ifindex, ALL (every owner) or ANY
+ * (owners bound to some device).  Owners without a device are counted in
+ * ALL only; "no device" is ALL minus ANY (ports.c). */
+enum { DEV_ALL = -1, DEV_ANY = -2 };
 
 enum st_htype {
 	HT_PORT = 1,
@@ -111,17 +113,26 @@ typedef struct st_counts {
 	uint32_t notraok_rp_tw;
 } st_counts;
 
-struct st_uidcnt {
-	st_hnode h;
+/* Per-uid counters of an aggregate. */
+typedef struct st_uidc {
 	uint32_t refs;           /* sockets of this uid counted here   */
 	uint32_t rp_live;        /* RP, not TIME_WAIT, this uid        */
 	uint32_t notraok_rp_live;
+} st_uidc;
+
+/* The counters of a second, third... uid of one aggregate. */
+struct st_uidcnt {
+	st_hnode h;
+	st_uidc c;
 };
 
 struct st_agg {
 	st_hnode h;
 	st_counts c;
 	uint32_t refs;           /* sockets counted here */
+	uint32_t uid0;           /* whose counters u0 are, when u0.refs > 0 */
+	st_uidc u0;              /* one uid inline: most aggregates see one */
+	uint32_t nextra;         /* st_uidcnt objects of other uids     */
 };
 
 struct st_portbkt {
@@ -249,13 +260,14 @@ int kind_of(int family, const st_addr *a, bool v6only);
 struct st_portbkt *bkt_find(st_net *net, int proto, uint16_t port);
 /* The set of objects a socket would be counted in, allocated up front so
  * that linking it can no longer fail. */
+enum { OWNER_AGGS = 6 };
 typedef struct st_owner_prep {
 	struct st_portbkt *bkt;
-	struct st_agg *agg[4];
-	struct st_uidcnt *uid[4];
+	struct st_agg *agg[OWNER_AGGS];
+	struct st_uidcnt *uid[OWNER_AGGS]; /* NULL: the aggregate's inline u0 */
 	bool new_bkt;
-	bool new_agg[4];
-	bool new_uid[4];
+	bool new_agg[OWNER_AGGS];
+	bool new_uid[OWNER_AGGS];
 } st_owner_prep;
 int owner_prepare(st_net *net, const st_sock *sk, int proto, uint16_t port, int kind,
 		  const st_addr *a, int32_t dev, st_owner_prep *p);
@@ -270,6 +282,9 @@ void owner_uncount(st_net *net, st_sock *sk);
 void owner_count(st_net *net, st_sock *sk);
 /* TCP rule: number of owners S conflicts with (0 = none). */
 uint32_t tcp_conflicts(st_net *net, const st_sock *s, uint16_t port, int kind, const st_addr *a);
+/* bind(0)'s search-mode test (RA/RP ignored unless relax), in O(1). */
+bool tcp_search_conflict(st_net *net, const st_sock *s, uint16_t port, int kind,
+			 const st_addr *a, bool relax);
 const st_sock *tcp_conflict_witness(st_net *net, const st_sock *s, uint16_t port, int kind,
 				    const st_addr *a, bool relax, bool reuseport_ok);
 bool tcp_pair_conflict(const st_sock *s, int skind, const st_addr *sa, const st_sock *e,
@@ -280,9 +295,10 @@ bool fast_reuse_match(const struct st_portbkt *b, const st_sock *s, int kind, co
 void fast_update(struct st_portbkt *b, const st_sock *s, int kind, const st_addr *a,
 		 bool first_owner);
 /* UDP rule (scan order): the first relevant owner, or NULL. */
-const st_sock *udp_first_relevant(st_net *net, const st_sock *s, uint16_t port, int kind,
-				  const st_addr *a);
 bool udp_rp_compatible(const st_sock *s, const st_sock *e);
+/* The UDP rule from the counters: 1 admitted, 0 refused, -1 when only
+ * the primary-chain walk (bind.c) can tell. */
+int udp_bind_decide(st_net *net, const st_sock *s, uint16_t port, int kind, const st_addr *a);
 void bkt_mark(st_net *net, int proto, uint16_t port, const struct st_portbkt *b);
 
 /* chain.c */

@@ -122,31 +122,50 @@ static st_hkey uid_key(const struct st_agg *g, uint32_t uid)
 	return k;
 }
 
-static struct st_uidcnt *uid_find(st_net *net, const struct st_agg *g, uint32_t uid)
+static struct st_uidcnt *uid_extra_find(st_net *net, const struct st_agg *g, uint32_t uid)
 {
+	if (!g->nextra)
+		return NULL;
 	st_hkey k = uid_key(g, uid);
 	return (struct st_uidcnt *)st_htab_find(&net->h, &k, st_htab_hash(&net->h, &k));
 }
 
-/* The (up to) four aggregates of an owner, by slot:
- * 0 (kind, dev)  1 (kind, ALL)  2 (addr, dev)  3 (addr, ALL). */
-static void agg_slots(const st_sock *sk, int kind, const st_addr *a, int32_t dev,
-		      st_hkey keys[4], int *n)
+/* The per-uid counters of `uid` in g, or NULL when it has none.  Each uid
+ * has exactly one place: u0 when it owns it, else an extra object. */
+static st_uidc *uidc_find(st_net *net, struct st_agg *g, uint32_t uid)
 {
-	keys[0] = agg_key(sk->proto, sk->lport, kind, false, a, dev);
-	keys[1] = agg_key(sk->proto, sk->lport, kind, false, a, DEV_ALL);
-	*n = 2;
-	if (kind_specific(kind)) {
-		keys[2] = agg_key(sk->proto, sk->lport, kind, true, a, dev);
-		keys[3] = agg_key(sk->proto, sk->lport, kind, true, a, DEV_ALL);
-		*n = 4;
+	if (g->u0.refs && g->uid0 == uid)
+		return &g->u0;
+	struct st_uidcnt *x = uid_extra_find(net, g, uid);
+	return x ? &x->c : NULL;
+}
+
+/* The aggregates of an owner (at most OWNER_AGGS), by slot:
+ *   (kind, ALL) and, for a socket bound to device d, (kind, ANY) and
+ *   (kind, d); then the same three for the exact address when the kind
+ *   is specific.
+ * An owner without a device is counted in ALL slots only: that is the
+ * common case, and two objects per socket instead of four. */
+static int agg_slots(int proto, uint16_t port, int kind, const st_addr *a, int32_t dev,
+		     st_hkey keys[OWNER_AGGS])
+{
+	int n = 0;
+	for (int exact = 0; exact < 2; exact++) {
+		if (exact && !kind_specific(kind))
+			break;
+		keys[n++] = agg_key(proto, port, kind, exact, a, DEV_ALL);
+		if (dev) {
+			keys[n++] = agg_key(proto, port, kind, exact, a, DEV_ANY);
+			keys[n++] = agg_key(proto, port, kind, exact, a, dev);
+		}
 	}
+	return n;
 }
 
 void owner_abort(st_net *net, st_owner_prep *p)
 {
 	(void)net;
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < OWNER_AGGS; i++) {
 		if (p->new_uid[i])
 			st_free(p->uid[i]);
 		if (p->new_agg[i])
@@ -168,30 +187,38 @@ int owner_prepare(st_net *net, const st_sock *sk, int proto, uint16_t port, int 
 			return -ENOMEM;
 		p->new_bkt = true;
 	}
-	st_sock tmp = *sk;
-	tmp.proto = (uint8_t)proto;
-	tmp.lport = port;
-	st_hkey keys[4];
-	int n;
-	agg_slots(&tmp, kind, a, dev, keys, &n);
+	st_hkey keys[OWNER_AGGS];
+	int n = agg_slots(proto, port, kind, a, dev, keys);
 	for (int i = 0; i < n; i++) {
-		/* Slot 0 and 1 are the same key when... never: dev is not ALL. */
-		p->agg[i] = (struct st_agg *)st_htab_find(&net->h, &keys[i],
-							  st_htab_hash(&net->h, &keys[i]));
-		if (!p->agg[i]) {
-			p->agg[i] = st_calloc(1, sizeof(struct st_agg));
-			if (!p->agg[i])
+		uint64_t h = st_htab_hash(&net->h, &keys[i]);
+		struct st_agg *g = (struct st_agg *)st_htab_find(&net->h, &keys[i], h);
+		if (!g) {
+			g = st_calloc(1, sizeof(*g));
+			if (!g)
 				goto nomem;
 			p->new_agg[i] = true;
-			p->agg[i]->h.key = keys[i];
+			/* Remembered for aggs_attach, which inserts it. */
+			g->h.key = keys[i];
+			g->h.hash = h;
 		}
-		p->uid[i] = p->new_agg[i] ? NULL : uid_find(net, p->agg[i], sk->uid);
-		if (!p->uid[i]) {
-			p->uid[i] = st_calloc(1, sizeof(struct st_uidcnt));
-			if (!p->uid[i])
+		p->agg[i] = g;
+		/* The uid's counters: u0 if it owns it or if it is free and
+		 * the uid has no extra object; else its extra object, made
+		 * here if it has none. */
+		if (p->new_agg[i] || (g->u0.refs && g->uid0 == sk->uid))
+			continue;
+		struct st_uidcnt *x = uid_extra_find(net, g, sk->uid);
+		if (!x && !g->u0.refs)
+			continue;
+		if (!x) {
+			x = st_calloc(1, sizeof(*x));
+			if (!x)
 				goto nomem;
 			p->new_uid[i] = true;
+			x->h.key = uid_key(g, sk->uid);
+			x->h.hash = st_htab_hash(&net->h, &x->h.key);
 		}
+		p->uid[i] = x;
 	}
 	return 0;
 nomem:
@@ -204,7 +231,7 @@ static bool raok(const st_sock *e)
 	return sk_has(e, ST_F_REUSEADDR) && e->state != ST_LISTEN;
 }
 
-static void count_into(struct st_agg *g, struct st_uidcnt *u, const st_sock *e, int d)
+static void count_into(struct st_agg *g, st_uidc *u, const st_sock *e, int d)
 {
 	bool nr = !raok(e);
 	bool rp = sk_has(e, ST_F_REUSEPORT);
@@ -225,22 +252,22 @@ static void count_into(struct st_agg *g, struct st_uidcnt *u, const st_sock *e, 
 }
 
 /* Walk the aggregates (and uid counters) an owner is counted in. */
-static int owner_aggs(st_net *net, const st_sock *sk, struct st_agg *g[4], struct st_uidcnt *u[4])
+static int owner_aggs(st_net *net, const st_sock *sk, struct st_agg *g[OWNER_AGGS],
+		      st_uidc *u[OWNER_AGGS])
 {
-	st_hkey keys[4];
-	int n;
-	agg_slots(sk, sk->kind, &sk->laddr, sk->dev, keys, &n);
+	st_hkey keys[OWNER_AGGS];
+	int n = agg_slots(sk->proto, sk->lport, sk->kind, &sk->laddr, sk->dev, keys);
 	for (int i = 0; i < n; i++) {
 		g[i] = (struct st_agg *)st_htab_find(&net->h, &keys[i], st_htab_hash(&net->h, &keys[i]));
-		u[i] = g[i] ? uid_find(net, g[i], sk->uid) : NULL;
+		u[i] = g[i] ? uidc_find(net, g[i], sk->uid) : NULL;
 	}
 	return n;
 }
 
 void owner_uncount(st_net *net, st_sock *sk)
 {
-	struct st_agg *g[4];
-	struct st_uidcnt *u[4];
+	struct st_agg *g[OWNER_AGGS];
+	st_uidc *u[OWNER_AGGS];
 	int n = owner_aggs(net, sk, g, u);
 	for (int i = 0; i < n; i++)
 		if (g[i] && u[i])
@@ -249,8 +276,8 @@ void owner_uncount(st_net *net, st_sock *sk)
 
 void owner_count(st_net *net, st_sock *sk)
 {
-	struct st_agg *g[4];
-	struct st_uidcnt *u[4];
+	struct st_agg *g[OWNER_AGGS];
+	st_uidc *u[OWNER_AGGS];
 	int n = owner_aggs(net, sk, g, u);
 	for (int i = 0; i < n; i++)
 		if (g[i] && u[i])
@@ -278,41 +305,70 @@ void bkt_mark(st_net *net, int proto, uint16_t port, const struct st_portbkt *b)
 
 static void aggs_attach(st_net *net, st_sock *sk, st_owner_prep *p)
 {
-	for (int i = 0; i < 4 && p->agg[i]; i++) {
+	for (int i = 0; i < OWNER_AGGS && p->agg[i]; i++) {
 		struct st_agg *g = p->agg[i];
 		if (p->new_agg[i]) {
 			st_hkey k = g->h.key;
-			st_htab_insert(&net->h, &g->h, &k, st_htab_hash(&net->h, &k));
+			st_htab_insert(&net->h, &g->h, &k, g->h.hash);
 		}
 		g->refs++;
-		if (p->new_uid[i]) {
-			st_hkey k = uid_key(g, sk->uid);
-			st_htab_insert(&net->h, &p->uid[i]->h, &k, st_htab_hash(&net->h, &k));
+		st_uidc *u;
+		if (p->uid[i]) {
+			if (p->new_uid[i]) {
+				st_hkey k = p->uid[i]->h.key;
+				st_htab_insert(&net->h, &p->uid[i]->h, &k, p->uid[i]->h.hash);
+				g->nextra++;
+			}
+			u = &p->uid[i]->c;
+		} else {
+			g->uid0 = sk->uid; /* owned already, or free and claimed */
+			u = &g->u0;
 		}
-		p->uid[i]->refs++;
-		count_into(g, p->uid[i], sk, +1);
+		u->refs++;
+		count_into(g, u, sk, +1);
 	}
 	sk->agg = p->agg[0];
 }
 
-static void aggs_detach(st_net *net, st_sock *sk)
+static bool prep_holds(const st_owner_prep *keep, const void *obj)
 {
-	struct st_agg *g[4];
-	struct st_uidcnt *u[4];
-	int n = owner_aggs(net, sk, g, u);
+	for (int i = 0; keep && i < OWNER_AGGS; i++)
+		if ((const void *)keep->agg[i] == obj || (const void *)keep->uid[i] == obj)
+			return true;
+	return false;
+}
+
+/* Uncount sk everywhere; free what it leaves empty, except what `keep`
+ * (the aggregates it is about to join, owner_move) still needs. */
+static void aggs_detach(st_net *net, st_sock *sk, const st_owner_prep *keep)
+{
+	st_hkey keys[OWNER_AGGS];
+	int n = agg_slots(sk->proto, sk->lport, sk->kind, &sk->laddr, sk->dev, keys);
 	for (int i = 0; i < n; i++) {
-		if (!g[i])
+		struct st_agg *g =
+			(struct st_agg *)st_htab_find(&net->h, &keys[i], st_htab_hash(&net->h, &keys[i]));
+		if (!g)
 			continue;
-		if (u[i])
-			count_into(g[i], u[i], sk, -1);
-		g[i]->refs--;
-		if (u[i] && --u[i]->refs == 0) {
-			st_htab_remove(&net->h, &u[i]->h);
-			st_free(u[i]);
+		struct st_uidcnt *x = NULL;
+		st_uidc *u = NULL;
+		if (g->u0.refs && g->uid0 == sk->uid) {
+			u = &g->u0;
+		} else if ((x = uid_extra_find(net, g, sk->uid)) != NULL) {
+			u = &x->c;
 		}
-		if (g[i]->refs == 0) {
-			st_htab_remove(&net->h, &g[i]->h);
-			st_free(g[i]);
+		if (u) {
+			count_into(g, u, sk, -1);
+			u->refs--;
+		}
+		g->refs--;
+		if (x && x->c.refs == 0 && !prep_holds(keep, x)) {
+			st_htab_remove(&net->h, &x->h);
+			st_free(x);
+			g->nextra--;
+		}
+		if (g->refs == 0 && !prep_holds(keep, g)) {
+			st_htab_remove(&net->h, &g->h);
+			st_free(g);
 		}
 	}
 	sk->agg = NULL;
@@ -322,7 +378,7 @@ static void aggs_detach(st_net *net, st_sock *sk)
  * socket keeps its place among the port's owners. */
 void owner_move(st_net *net, st_sock *sk, const st_addr *a, int kind, int32_t dev, st_owner_prep *p)
 {
-	aggs_detach(net, sk);
+	aggs_detach(net, sk, p);
 	sk->laddr = *a;
 	sk->kind = (uint8_t)kind;
 	sk->dev = dev;
@@ -362,7 +418,7 @@ void owner_link(st_net *net, st_sock *sk, st_owner_prep *p)
 void owner_unlink(st_net *net, st_sock *sk)
 {
 	struct st_portbkt *b = sk->bkt;
-	aggs_detach(net, sk);
+	aggs_detach(net, sk, NULL);
 	if (sk->own_prev)
 		sk->own_prev->own_next = sk->own_next;
 	else
@@ -394,20 +450,58 @@ void owner_unlink(st_net *net, st_sock *sk)
 
 /* ---- the TCP rule ---------------------------------------------------- */
 
-static uint32_t conflicts_in(st_net *net, const struct st_agg *g, const st_sock *s)
+/*
+ * What a check counts in one aggregate, by mode:
+ *   BIND    B-T2 for S's flags (the table at the top of this file);
+ *   SEARCH  bind(0)'s search, where RA/RP are ignored: every owner;
+ *   RELAX   the search with ip_autobind_reuse: owners S does not share
+ *           with through SO_REUSEADDR, or shares with through both flags;
+ *   UDP_REL B-U4's relevant owners (not SO_REUSEADDR on both sides);
+ *   UDP_RP  relevant owners that are SO_REUSEPORT-compatible with S.
+ * Every mode is a sum of counters, so it can be taken over ALL minus ANY
+ * (owners without a device) as easily as over one set.
+ */
+enum cmode { CM_BIND, CM_SEARCH, CM_RELAX, CM_UDP_REL, CM_UDP_RP };
+
+static int64_t count_mode(st_net *net, struct st_agg *g, const st_sock *s, enum cmode m)
 {
 	if (!g)
 		return 0;
 	bool ra = sk_has(s, ST_F_REUSEADDR), rp = sk_has(s, ST_F_REUSEPORT);
+	switch (m) {
+	case CM_SEARCH:
+		return g->c.total;
+	case CM_UDP_REL:
+		return ra ? g->c.notraok : g->c.total;
+	case CM_UDP_RP: {
+		const st_uidc *u = uidc_find(net, g, s->uid);
+		return u ? (ra ? u->notraok_rp_live : u->rp_live) : 0;
+	}
+	case CM_RELAX: {
+		if (!ra)
+			return g->c.total;
+		int64_t n = g->c.notraok;
+		if (rp) {
+			const st_uidc *u = uidc_find(net, g, s->uid);
+			n += (int64_t)g->c.rp_tw - g->c.notraok_rp_tw;
+			if (u)
+				n += (int64_t)u->rp_live - u->notraok_rp_live;
+		}
+		return n;
+	}
+	case CM_BIND:
+	default:
+		break;
+	}
 	if (!ra && !rp)
 		return g->c.total;
 	if (ra && !rp)
 		return g->c.notraok;
-	const struct st_uidcnt *u = uid_find(net, g, s->uid);
+	const st_uidc *u = uidc_find(net, g, s->uid);
 	uint32_t live = u ? (ra ? u->notraok_rp_live : u->rp_live) : 0;
 	if (!ra)
-		return g->c.total - g->c.rp_tw - live;
-	return g->c.notraok - g->c.notraok_rp_tw - live;
+		return (int64_t)g->c.total - g->c.rp_tw - live;
+	return (int64_t)g->c.notraok - g->c.notraok_rp_tw - live;
 }
 
 /* Kinds that overlap kind k (section 2), as aggregate selectors. */
@@ -429,27 +523,33 @@ static int overlapping_kinds(int k, int out[5])
 	}
 }
 
-uint32_t tcp_conflicts(st_net *net, const st_sock *s, uint16_t port, int kind, const st_addr *a)
+/*
+ * Sum a mode over the owners that overlap S (kind, address) and whose
+ * device is compatible with S's: over ALL when S has no device, else over
+ * "no device" (ALL - ANY) plus S's device.
+ */
+static int64_t overlap_sum(st_net *net, const st_sock *s, uint16_t port, int kind,
+			   const st_addr *a, enum cmode m)
 {
-	int32_t slots[2];
-	int nslots = 0;
-	if (s->dev == 0)
-		slots[nslots++] = DEV_ALL;
-	else {
-		slots[nslots++] = 0;
-		slots[nslots++] = s->dev;
-	}
 	int ks[5];
 	int nk = overlapping_kinds(kind, ks);
-	uint32_t n = 0;
-	for (int i = 0; i < nslots; i++) {
-		for (int j = 0; j < nk; j++) {
-			/* A specific S meets owners of its own specific kind
-			 * only at its own address. */
-			bool exact = kind_specific(kind) && ks[j] == kind;
-			n += conflicts_in(net, agg_find(net, s->proto, port, ks[j], exact, a, slots[i]), s);
+	int64_t n = 0;
+	for (int j = 0; j < nk; j++) {
+		/* A specific S meets owners of its own specific kind only at
+		 * its own address. */
+		bool exact = kind_specific(kind) && ks[j] == kind;
+		n += count_mode(net, agg_find(net, s->proto, port, ks[j], exact, a, DEV_ALL), s, m);
+		if (s->dev) {
+			n -= count_mode(net, agg_find(net, s->proto, port, ks[j], exact, a, DEV_ANY), s, m);
+			n += count_mode(net, agg_find(net, s->proto, port, ks[j], exact, a, s->dev), s, m);
 		}
 	}
+	return n;
+}
+
+uint32_t tcp_conflicts(st_net *net, const st_sock *s, uint16_t port, int kind, const st_addr *a)
+{
+	int64_t n = overlap_sum(net, s, port, kind, a, CM_BIND);
 	/* During listen() S is itself an owner of the port: it never
 	 * conflicts with itself (the kernel skips sk2 == sk). */
 	if (sk_has(s, ST_F_HASHED) && s->lport == port) {
@@ -457,7 +557,15 @@ uint32_t tcp_conflicts(st_net *net, const st_sock *s, uint16_t port, int kind, c
 		if (self)
 			n--;
 	}
-	return n;
+	return n > 0 ? (uint32_t)n : 0;
+}
+
+bool tcp_search_conflict(st_net *net, const st_sock *s, uint16_t port, int kind,
+			 const st_addr *a, bool relax)
+{
+	if (sk_has(s, ST_F_HASHED) && s->lport == port)
+		return tcp_conflict_witness(net, s, port, kind, a, relax, false) != NULL;
+	return overlap_sum(net, s, port, kind, a, relax ? CM_RELAX : CM_SEARCH) > 0;
 }
 
 /* The kernel's inet_bind_conflict for one pair, in its three modes. */
@@ -605,31 +713,27 @@ bool udp_rp_compatible(const st_sock *s, const st_sock *e)
 	       s->uid == e->uid;
 }
 
-static bool udp_relevant(const st_sock *s, int kind, const st_addr *a, const st_sock *e)
+/*
+ * B-U1/B-U4 decided from the counters where they suffice.  Linux walks the
+ * port's primary chain and the first relevant owner decides (bind.c does
+ * that walk).  With R relevant owners, C of them SO_REUSEPORT-compatible
+ * with S, the answer does not depend on which owner comes first when
+ * R == 0 (admitted), C == R (admitted: whichever comes first is
+ * compatible) or C == 0 < R (refused).  Only 0 < C < R needs the walk, and
+ * a refusal's witness (the owner itself) for an explanation.
+ * Returns 1 admitted, 0 refused, -1 undecided.
+ */
+int udp_bind_decide(st_net *net, const st_sock *s, uint16_t port, int kind, const st_addr *a)
 {
-	if (e == s)
-		return false;
-	if (sk_has(s, ST_F_REUSEADDR) && sk_has(e, ST_F_REUSEADDR))
-		return false;
-	if (!dev_compatible(s->dev, e->dev))
-		return false;
-	return kinds_overlap(kind, a, e->kind, &e->laddr);
-}
-
-const st_sock *udp_first_relevant(st_net *net, const st_sock *s, uint16_t port, int kind,
-				  const st_addr *a)
-{
-	const struct st_portbkt *b = bkt_find(net, ST_UDP, port);
-	if (!b)
-		return NULL;
-	/* Linux 6.18 scans the port's primary chain, newest first, for the
-	 * first relevant owner whatever the number of owners
-	 * (docs/kernel-experiments.md, E4/E5: the hash2 shortcut of older
-	 * kernels no longer lets a wildcard bind past specific owners).
-	 * This walk is the one place where the cost grows with the owners
-	 * that are skipped (other addresses, or SO_REUSEADDR on both). */
-	for (const st_sock *e = b->owners; e; e = e->own_next)
-		if (udp_relevant(s, kind, a, e))
-			return e;
-	return NULL;
+	if (sk_has(s, ST_F_HASHED) && s->lport == port)
+		return -1; /* S would meet itself: leave it to the walk */
+	int64_t r = overlap_sum(net, s, port, kind, a, CM_UDP_REL);
+	if (r == 0)
+		return 1;
+	int64_t c = 0;
+	if (sk_has(s, ST_F_REUSEPORT) && !s->rp_group)
+		c = overlap_sum(net, s, port, kind, a, CM_UDP_RP);
+	if (c == r)
+		return 1;
+	return c == 0 ? 0 : -1;
 }
