@@ -242,13 +242,16 @@ static void describe(stk_stack *st, const char *what, const stk_pkt *p, const st
 			  ex && ex->text[0] ? ": " : "", ex ? ex->text : "");
 		return;
 	}
+	if (ex && ex->text[0]) {
+		stk_trace(st, "%s from %s to %s: %s", what, from, to, ex->text);
+		return;
+	}
 	char at[ST_SOCKADDR_STRLEN];
 	st_sockaddr self;
 	st_getsockname(&sk->core, &self);
 	st_sockaddr_format(&self, at, sizeof(at));
-	stk_trace(st, "%s from %s to %s reached the %s socket on %s%s%s", what, from, to,
-		  state_word((st_state)sk->core.state), at, ex && ex->text[0] ? ": " : "",
-		  ex ? ex->text : "");
+	stk_trace(st, "%s from %s to %s reached the %s socket on %s", what, from, to,
+		  state_word((st_state)sk->core.state), at);
 }
 
 static void listen_input(stk_sock *l, int ifindex, const stk_pkt *p, const st_lookup_explain *ex)

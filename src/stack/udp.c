@@ -185,8 +185,10 @@ void stk_udp_input(stk_stack *st, int ifindex, const stk_pkt *p)
 		st_sockaddr self;
 		st_getsockname(c, &self);
 		st_sockaddr_format(&self, at, sizeof(at));
-		stk_trace(st, "datagram from %s to %s reached the socket on %s%s%s", from, to, at,
-			  ex.text[0] ? ": " : "", ex.text);
+		if (ex.text[0])
+			stk_trace(st, "datagram from %s to %s: %s", from, to, ex.text);
+		else
+			stk_trace(st, "datagram from %s to %s reached the socket on %s", from, to, at);
 	}
 	deliver(sk, p);
 }

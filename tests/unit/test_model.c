@@ -272,7 +272,7 @@ static void test_accept_queue_full(void **state)
 	assert_int_equal(do_connect(e, cli, c[0], "127.0.0.1", 9000, true), EISCONN);
 	assert_int_equal(do_connect(e, cli, c[2], "127.0.0.1", 9000, true), EALREADY);
 	/* Accept one: the retransmitted SYN (1 s later) gets in. */
-	int a;
+	int a = -1;
 	assert_int_equal(do_accept(e, srv, l, &a), 0);
 	e->b->ops->sleep(e->b, 1500000000ull);
 	assert_int_equal(do_connect(e, cli, c[2], "127.0.0.1", 9000, true), 0);
@@ -305,7 +305,7 @@ static void test_close_unread_rst(void **state)
 	assert_int_equal(do_listen(e, p, l, 8), 0);
 	int c = sock(e, p, SC_TCP4);
 	assert_int_equal(do_connect(e, p, c, "127.0.0.1", 9002, false), 0);
-	int a;
+	int a = -1;
 	assert_int_equal(do_accept(e, p, l, &a), 0);
 	assert_int_equal(do_send(e, p, c, "unread"), 0);
 	assert_int_equal(do_close(e, p, a), 0);
@@ -418,7 +418,7 @@ static void test_fork_sharing(void **state)
 	free(t);
 	int c = sock(e, q, SC_TCP4);
 	assert_int_equal(do_connect(e, q, c, "127.0.0.1", 9100, false), 0);
-	int a;
+	int a = -1;
 	assert_int_equal(do_accept(e, q, qfd, &a), 0);
 }
 
@@ -436,7 +436,7 @@ static void test_timewait_bind(void **state)
 	assert_int_equal(do_listen(e, p, l, 8), 0);
 	int c = sock(e, p, SC_TCP4);
 	assert_int_equal(do_connect(e, p, c, "127.0.0.1", 9200, false), 0);
-	int a;
+	int a = -1;
 	assert_int_equal(do_accept(e, p, l, &a), 0);
 	assert_int_equal(do_close(e, p, a), 0);   /* server closes first */
 	assert_int_equal(do_close(e, p, c), 0);
