@@ -1318,11 +1318,12 @@ static int w_sleep(struct pstate *ps, const sc_tok *a, uint32_t n, sc_stmt *st)
 {
 	static const char *const names[] = { "DURATION" };
 
+	/* The duration is checked before the arity: `sleep 10 s` is a
+	 * duration without its unit more likely than an extra argument. */
+	if (n >= 1 && (need_word(ps, &a[0], "a duration") != 0 ||
+		       parse_duration(ps, ttext(ps, &a[0]), a[0].len, a[0].col, &st->u.sleep_ns) != 0))
+		return -EINVAL;
 	if (check_arity(ps, a, n, 1, 1, "sleep DURATION", names, end_col(a - 1, 1)) != 0)
-		return -EINVAL;
-	if (need_word(ps, &a[0], "a duration") != 0)
-		return -EINVAL;
-	if (parse_duration(ps, ttext(ps, &a[0]), a[0].len, a[0].col, &st->u.sleep_ns) != 0)
 		return -EINVAL;
 	if (st->u.sleep_ns > SC_MAX_TOTAL_SLEEP_NS - ps->total_sleep)
 		return perr(ps, a[0].col, "the sleeps of this file add up to more than 146 years");
