@@ -60,8 +60,14 @@ static int parse_seed(const char *s, uint64_t *out)
 
 	if (s[0] == '\0' || s[0] == '-' || s[0] == '+' || s[0] == ' ')
 		return -EINVAL;
+	/* decimal, or hexadecimal with 0x; never octal (a leading 0 is decimal) */
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		v = strtoull(s + 2, &end, 16);
+	else
+		v = strtoull(s, &end, 10);
+	if (end == s || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && end == s + 2))
+		return -EINVAL;
 	if (errno != 0 || *end != '\0')
 		return -EINVAL;
 	*out = v;

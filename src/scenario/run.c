@@ -560,6 +560,62 @@ static void transcript(struct out *w, const sc_stmt *st, const sc_outcome *o, bo
 	flush(w, b);
 }
 
+/* One row as a single-spaced string "tcp4 LISTEN 127.0.0.1:80 * liz". */
+static void json_row(struct out *w, const sc_lsrow *row, sc_buf *b)
+{
+	sc_buf *t = &w->tmp;
+
+	sc_buf_reset(t);
+	for (int k = 0; k < 5; k++)
+		sc_buf_reset(&w->fields[k]);
+	sc_fmt_lsrow_fields(row, w->fields);
+	for (int k = 0; k < 5; k++) {
+		if (k > 0)
+			sc_buf_putc(t, ' ');
+		sc_buf_puts(t, sc_buf_str(&w->fields[k]));
+	}
+	sc_json_str(b, sc_buf_str(t), t->len);
+}
+
+/* ,"missing":[expected rows as written],"unexpected":[rows] */
+static void json_ls_diff(struct out *w, const sc_stmt *st, const sc_outcome *o, sc_buf *b)
+{
+	const sc_lsarg *ls = st->u.ls;
+	long *p2r = malloc((ls->nrows + 1) * sizeof(*p2r));
+	bool *used = malloc(o->nrows + 1);
+	bool first = true;
+
+	if (p2r == NULL || used == NULL) {
+		free(p2r);
+		free(used);
+		w->oom = true;
+		return;
+	}
+	sc_ls_match(ls->rows, ls->nrows, o->rows, o->nrows, p2r, used);
+	sc_buf_puts(b, ",\"missing\":[");
+	for (uint32_t i = 0; i < ls->nrows; i++) {
+		if (p2r[i] >= 0)
+			continue;
+		if (!first)
+			sc_buf_putc(b, ',');
+		first = false;
+		sc_json_str(b, w->s->src + ls->rows[i].text_off, ls->rows[i].text_len);
+	}
+	sc_buf_puts(b, "],\"unexpected\":[");
+	first = true;
+	for (size_t j = 0; j < o->nrows; j++) {
+		if (used[j])
+			continue;
+		if (!first)
+			sc_buf_putc(b, ',');
+		first = false;
+		json_row(w, &o->rows[j], b);
+	}
+	sc_buf_putc(b, ']');
+	free(p2r);
+	free(used);
+}
+
 static void json_stmt(struct out *w, const sc_stmt *st, const sc_outcome *o, bool held)
 {
 	const sc_script *s = w->s;
@@ -601,18 +657,9 @@ static void json_stmt(struct out *w, const sc_stmt *st, const sc_outcome *o, boo
 	} else if (o->kind == SC_O_LS) {
 		sc_buf_puts(b, ",\"rows\":[");
 		for (size_t i = 0; i < o->nrows; i++) {
-			sc_buf_reset(t);
-			for (int k = 0; k < 5; k++)
-				sc_buf_reset(&w->fields[k]);
-			sc_fmt_lsrow_fields(&o->rows[i], w->fields);
-			for (int k = 0; k < 5; k++) {
-				if (k > 0)
-					sc_buf_putc(t, ' ');
-				sc_buf_puts(t, sc_buf_str(&w->fields[k]));
-			}
 			if (i > 0)
 				sc_buf_putc(b, ',');
-			sc_json_str(b, sc_buf_str(t), t->len);
+			json_row(w, &o->rows[i], b);
 		}
 		sc_buf_putc(b, ']');
 	}
@@ -632,6 +679,8 @@ static void json_stmt(struct out *w, const sc_stmt *st, const sc_outcome *o, boo
 	}
 	sc_buf_puts(b, ",\"held\":");
 	sc_buf_puts(b, sc_stmt_has_expect(st) ? (held ? "true" : "false") : "null");
+	if (st->kind == SC_S_LS && o->kind == SC_O_LS && !held)
+		json_ls_diff(w, st, o, b);
 	if (w->o->explain && o->kind == SC_O_RESULT && o->res.explain != NULL) {
 		sc_buf_puts(b, ",\"explain\":");
 		sc_json_str(b, o->res.explain, strlen(o->res.explain));

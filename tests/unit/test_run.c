@@ -945,6 +945,15 @@ static void test_json(void **state)
 	assert_non_null(strstr(oc.out, "{\"summary\":true,\"file\":\"t.scn\",\"statements\":6,\"executed\":6,"
 				       "\"expectations\":3,\"held\":2,\"failed\":1,\"status\":1}\n"));
 	outcome_free(&oc);
+
+	/* a failed ls names the missing and the unexpected rows */
+	fake_init(&f, NULL);
+	add_row(&f, SC_TCP4, "LISTEN", "127.0.0.1:80", NULL, "liz");
+	run_text("proc liz\nls\n| tcp4 LISTEN 127.0.0.1:81   *   liz\n", &f, SC_MODE_JSON, false, &oc);
+	assert_int_equal(oc.status, 1);
+	assert_non_null(strstr(oc.out, "\"held\":false,\"missing\":[\"tcp4 LISTEN 127.0.0.1:81   *   liz\"],"
+				       "\"unexpected\":[\"tcp4 LISTEN 127.0.0.1:80 * liz\"]}\n"));
+	outcome_free(&oc);
 }
 
 static void test_annotate_round_trip(void **state)
