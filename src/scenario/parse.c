@@ -2129,9 +2129,12 @@ int sc_parse_file(const char *path, sc_script **out, sc_diags *diags)
 		size_t got;
 
 		if (len == cap) {
+			/* never more than one byte past the limit: enough to tell */
 			size_t nc = cap ? cap * 2 : 65536;
 			char *nb;
 
+			if (nc > (size_t)SC_MAX_FILE + 1)
+				nc = (size_t)SC_MAX_FILE + 1;
 			if (cap > SC_MAX_FILE) {
 				diag_file(diags, "file is larger than %d bytes", SC_MAX_FILE);
 				free(buf);

@@ -707,6 +707,27 @@ static void annotate_note(struct out *w, size_t i, const sc_stmt *st, const sc_o
 	}
 }
 
+/*
+ * A result too long to be an expectation within SC_MAX_LINE (a big recv):
+ * the line keeps its code and comment and says why it has no expectation,
+ * so the annotated file still parses.
+ */
+static void annotate_too_long(sc_buf *b, const char *text, const sc_stmt *st)
+{
+	static const char note[] = "# (--annotate: the result is too long for one line)";
+	size_t code = (size_t)st->text_col + st->text_len;
+
+	sc_buf_reset(b);
+	sc_buf_put(b, text, code);
+	if (st->comment_len > 0 && code + 2 + st->comment_len <= SC_MAX_LINE) {
+		sc_buf_puts(b, "  ");
+		sc_buf_put(b, text + st->comment_col, st->comment_len);
+	} else if (code + 2 + sizeof(note) - 1 <= SC_MAX_LINE) {
+		sc_buf_puts(b, "  ");
+		sc_buf_puts(b, note);
+	}
+}
+
 static void annotate_write(struct out *w)
 {
 	const sc_script *s = w->s;
@@ -739,6 +760,8 @@ static void annotate_write(struct out *w)
 					sc_buf_puts(b, "  ");
 					sc_buf_put(b, text + st->comment_col, st->comment_len);
 				}
+				if (b->len > SC_MAX_LINE)
+					annotate_too_long(b, text, st);
 				sc_buf_putc(b, '\n');
 			} else {
 				sc_buf_put(b, text, len);
