@@ -156,6 +156,11 @@ static bool proto_fits_family(int family, uint8_t proto)
 	return false;
 }
 
+static bool is_ext6(uint8_t nh)
+{
+	return nh == NH_HOPOPTS || nh == NH_ROUTING || nh == NH_FRAGMENT || nh == NH_DSTOPTS;
+}
+
 static void set_v4mapped(st_addr *a, const uint8_t *v4)
 {
 	memset(a->b, 0, 10);
@@ -297,6 +302,9 @@ static int check_encodable(const stk_pkt *p)
 		    (!st_addr_is_v4mapped(&p->inner.src) || !st_addr_is_v4mapped(&p->inner.dst)))
 			return -EINVAL;
 		if (!has_ports(p->inner.proto) && (p->inner.sport || p->inner.dport))
+			return -EINVAL;
+		/* In IPv6 these numbers announce an extension header, not a transport. */
+		if (p->inner.family == ST_AF_INET6 && is_ext6(p->inner.proto))
 			return -EINVAL;
 		return 0;
 	}

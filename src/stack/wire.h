@@ -108,7 +108,8 @@ typedef struct stk_pkt {
  *
  * Returns the length, or a negative errno: -EINVAL (NULL arguments, bad
  * family/proto, IPv4 addresses not v4-mapped, inner family not the outer
- * family, ports on a non-TCP/UDP inner packet, wscale 15..254, payload NULL
+ * family, ports on a non-TCP/UDP inner packet, an IPv6 inner protocol that
+ * is an extension header number (0, 43, 44, 60), wscale 15..254, payload NULL
  * with len > 0, informational ICMP payload shorter than 4 bytes), -EMSGSIZE
  * (doesn't fit cap, or the IP/UDP length fields would exceed 65535).
  * Nothing beyond the returned length is written; on error buf's contents

@@ -1279,6 +1279,37 @@ static void test_encode_rejects(void **state)
 	p.inner.proto = 1;                              /* ports without a port protocol */
 	p.inner.sport = 5;
 	assert_int_equal(stk_wire_encode(&p, buf, sizeof(buf)), -EINVAL);
+	/* An IPv6 quote whose "protocol" is an extension header (found by fuzzing). */
+	p = base_pkt(ST_AF_INET6, STK_IPPROTO_ICMPV6);
+	p.icmp_type = 1;
+	p.inner.family = ST_AF_INET6;
+	p.inner.src = p.dst;
+	p.inner.dst = p.src;
+	{
+		static const uint8_t ext[] = { 0, 43, 44, 60 };
+
+		for (size_t k = 0; k < sizeof(ext); k++) {
+			p.inner.proto = ext[k];
+			assert_int_equal(stk_wire_encode(&p, buf, sizeof(buf)), -EINVAL);
+		}
+		p.inner.proto = 59;             /* "no next header" is a fine final value */
+		assert_int_equal(stk_wire_encode(&p, buf, sizeof(buf)), 96);
+		p.family = ST_AF_INET;          /* and in IPv4 they are just numbers */
+		p.proto = STK_IPPROTO_ICMP;
+		p.icmp_type = 3;
+		p.src = p.dst = p.inner.src = p.inner.dst = v4(A4);
+		p.inner.family = ST_AF_INET;
+		for (size_t k = 0; k < sizeof(ext); k++) {
+			stk_pkt q;
+			int n;
+
+			p.inner.proto = ext[k];
+			n = stk_wire_encode(&p, buf, sizeof(buf));
+			assert_int_equal(n, 56);
+			q = decode_ok(buf, (size_t)n);
+			assert_int_equal(q.inner.proto, ext[k]);
+		}
+	}
 
 	/* Capacity: every cap short of the length fails, the exact one works. */
 	p = base_pkt(ST_AF_INET6, STK_IPPROTO_TCP);
