@@ -1216,6 +1216,11 @@ static void test_decode_icmp_rejects(void **state)
 		expect_decode_err(b, n, -EBADMSG);
 		n = icmp_err(b, 6, qq, 47);     /* the extension header cut */
 		expect_decode_err(b, n, -EBADMSG);
+		qq[6] = 43;                     /* a quoted routing header still in transit */
+		qq[43] = 1;                     /* segments left: fine in what we sent */
+		n = icmp_err(b, 6, qq, 56);
+		p = decode_ok(b, n);
+		assert_int_equal(p.inner.dport, 6001);
 		qq[6] = 44;                     /* a quoted fragment header */
 		n = icmp_err(b, 6, qq, 56);
 		expect_decode_err(b, n, -EPROTONOSUPPORT);
