@@ -236,12 +236,14 @@ int st_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addrlen,
  * -EOPNOTSUPP for TCP. */
 int st_autobind(st_net *net, st_sock *sk);
 
-/* connect(AF_UNSPEC): C-T11 (TCP) / C-U6 (UDP). Always succeeds on a
- * valid socket. */
+/* connect(AF_UNSPEC): C-T11 (TCP) / C-U6 (UDP).  Succeeds on a valid
+ * socket, like Linux's, except that the tables are keyed by address and
+ * device: when memory for the socket's reset address or cleared device
+ * is short it returns -ENOMEM and changes nothing. */
 int st_disconnect(st_net *net, st_sock *sk);
 
 /* TCP: the peer answered RST to our SYN (C-T9): back to CLOSE, an
- * automatically taken port is released. */
+ * automatically taken port is released.  -ENOMEM as st_disconnect. */
 int st_connect_failed(st_net *net, st_sock *sk);
 
 /* TCP: a handshake completed on listener `lsk`: `child` (initialised with

@@ -128,10 +128,11 @@ int st_setsockopt(st_net *net, st_sock *sk, st_opt opt, uint32_t value, const st
 			/* The chain and the chain position stay (the kernel's
 			 * hash2 is not keyed by device); only the class and
 			 * the aggregates change. */
+			int32_t old_dev = sk->dev;
 			if (sk_has(sk, ST_F_HASHED))
 				owner_move(net, sk, &sk->laddr, sk->kind, dev, &p);
 			if (sk_has(sk, ST_F_LHASHED))
-				chain_set_dev(net, sk, dev);
+				chain_set_dev(net, sk, old_dev, dev);
 			sk->dev = dev;
 			return 0;
 		}

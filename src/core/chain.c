@@ -263,22 +263,20 @@ void chain_move_head(st_net *net, st_sock *sk)
 	class_insert_sorted(cl, sk);
 }
 
-void chain_set_dev(st_net *net, st_sock *sk, int32_t dev)
+void chain_set_dev(st_net *net, st_sock *sk, int32_t old_dev, int32_t dev)
 {
 	(void)net;
 	struct st_chain *c = sk->chain;
-	if (!c) {
-		sk->dev = dev;
+	sk->dev = dev;
+	if (!c)
 		return;
-	}
-	struct st_class *old = class_of(c, sk);
+	struct st_class *old = chain_class(c, old_dev, sk->kind, sk->family);
 	bool parked = sk_has(sk, ST_F_CHAIN_PARKED);
 	if (parked)
 		old->nparked--;
 	else
 		class_list_remove(old, sk);
 	class_drop_if_empty(c, old);
-	sk->dev = dev;
 	struct st_class *cl = class_get(c, sk);
 	if (parked)
 		cl->nparked++;

@@ -172,20 +172,19 @@ static bool tuple_dev_match(st_sock *o, void *vctx)
 }
 
 /* __inet_check_established: 0 if the 4-tuple is free, 1 if it is held by
- * a TIME_WAIT we may take over (*tw set), -EADDRNOTAVAIL otherwise. */
+ * a TIME_WAIT we may take over (*tw set), -EADDRNOTAVAIL otherwise (*tw
+ * is then the socket that holds it). */
 static int check_established(st_net *net, const st_sock *sk, const st_addr *la, uint16_t lp,
 			     bool explicit_port, st_sock **tw)
 {
 	struct tuple_ctx c = {sk->dev, sk};
 	uint64_t tag = st_ehash_tag(&net->tcp_e, la, lp, &sk->raddr, sk->rport);
 	st_sock *o = st_ehash_find(&net->tcp_e, tag, la, lp, &sk->raddr, sk->rport, tuple_dev_match, &c);
-	*tw = NULL;
+	*tw = o;
 	if (!o)
 		return 0;
-	if (o->state == ST_TIME_WAIT && tw_reusable(net, o, explicit_port)) {
-		*tw = o;
+	if (o->state == ST_TIME_WAIT && tw_reusable(net, o, explicit_port))
 		return 1;
-	}
 	return -EADDRNOTAVAIL;
 }
 
@@ -241,7 +240,7 @@ static bool try_port(struct search *s, int port)
 	int r = check_established(s->net, s->sk, s->la, (uint16_t)port, false, &tw);
 	if (r < 0)
 		return false;
-	s->tw = tw;
+	s->tw = r ? tw : NULL;
 	return true;
 }
 
@@ -534,10 +533,19 @@ static int tcp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
 	if (had_port) {
 		int r = check_established(net, &probe, &src, port, true, &tw);
 		if (r < 0) {
-			explain_set(ex, -EADDRNOTAVAIL, ST_RULE_TUPLE_IN_USE, NULL,
-				    "another socket already uses this 4-tuple");
+			char who[160];
+			sock_describe(tw, who, sizeof(who));
+			if (tw->state == ST_TIME_WAIT)
+				explain_set(ex, -EADDRNOTAVAIL, ST_RULE_TIMEWAIT_NOT_REUSABLE, tw,
+					    "connect() refused: %s holds this 4-tuple and recorded no "
+					    "peer timestamp, so it cannot be taken over", who);
+			else
+				explain_set(ex, -EADDRNOTAVAIL, ST_RULE_TUPLE_IN_USE, tw,
+					    "connect() refused: %s already uses this 4-tuple", who);
 			return -EADDRNOTAVAIL;
 		}
+		if (r == 0)
+			tw = NULL;
 	} else {
 		probe.laddr = src;
 		err = hash_connect_search(net, &probe, &src, &port, &tw, &skipped, &pindex, &step);
@@ -746,10 +754,12 @@ static int udp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
 		st_ehash_remove(&net->udp_e, sk);
 		sk->flags &= ~ST_F_EHASHED;
 	}
-	if (sk->rp_group)
+	/* reuseport_has_conns_set runs after the re-hash of a wildcard
+	 * socket, which has already detached it from its group: only a
+	 * socket connecting on its bound address marks its group (E19c/d).
+	 * Then, 6.13+, the connected socket leaves the group (D-U9). */
+	if (sk->rp_group && !wildcard)
 		sk->rp_group->has_conns = true;
-	/* 6.13+: a connected socket leaves its group (D-U9); so does any
-	 * socket whose address is re-hashed. */
 	rp_leave(net, sk);
 	bool first = sk->state != ST_ESTABLISHED;
 	sk->state = ST_ESTABLISHED; /* from here on chain_link parks it */
@@ -845,8 +855,9 @@ static int udp_disconnect(st_net *net, st_sock *sk)
 		chain_link(net, sk, nc, false);
 	} else {
 		if (moved) {
+			int32_t old_dev = sk->dev;
 			owner_move(net, sk, &sk->laddr, sk->kind, 0, &p);
-			chain_set_dev(net, sk, 0);
+			chain_set_dev(net, sk, old_dev, 0);
 		}
 		sk->state = ST_CLOSE;
 		chain_unpark(net, sk);

@@ -317,10 +317,11 @@ void chain_park(st_net *net, st_sock *sk);
 void chain_unpark(st_net *net, st_sock *sk);
 /* Give a linked socket a new head position (a rehash to the same slot). */
 void chain_move_head(st_net *net, st_sock *sk);
-/* The socket's device changes; its chain and position stay.  Room for the
- * new class must have been made with chain_prepare (on a copy of sk with
- * the new device). */
-void chain_set_dev(st_net *net, st_sock *sk, int32_t dev);
+/* The socket's device changes from old_dev to dev (sk->dev is set to dev;
+ * it may already be); its chain and position stay.  Room for the new
+ * class must have been made with chain_prepare (on a copy of sk with the
+ * new device). */
+void chain_set_dev(st_net *net, st_sock *sk, int32_t old_dev, int32_t dev);
 struct st_chain *chain_find(st_net *net, int proto, uint16_t port, const st_addr *key);
 /* The class of (dev, kind, family) in c, or NULL. */
 struct st_class *chain_class(struct st_chain *c, int32_t dev, int kind, int family);

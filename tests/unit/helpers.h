@@ -667,4 +667,220 @@ static inline int h_tests_run(h_tests *t, const char *group)
 	return failed;
 }
 
+/* ------------------------------------------------------------------ */
+/* Packets and lookups (demux tests)                                     */
+/* ------------------------------------------------------------------ */
+
+/* A packet as the receiver sees it: from "127.0.0.2:40000" to
+ * "127.0.0.1:80" (or "[::2]:40000" -> "[::1]:80"), arriving on ifindex.
+ * The packet's IP version is the text's; both ends must agree. */
+static inline st_pkt h_pkt_at(h_env *e, int proto, const char *from, const char *to, int ifindex,
+			      const char *file, int line)
+{
+	st_sockaddr s = h_parse_at(e, from, file, line);
+	st_sockaddr d = h_parse_at(e, to, file, line);
+	st_pkt p;
+	memset(&p, 0, sizeof p);
+	if (s.family != d.family)
+		h_fail_at(e, file, line, "test bug: packet %s -> %s mixes IP versions", from, to);
+	p.family = (uint8_t)d.family;
+	p.proto = (uint8_t)proto;
+	p.sport = s.port;
+	p.dport = d.port;
+	p.ifindex = ifindex;
+	p.saddr = s.addr;
+	p.daddr = d.addr;
+	return p;
+}
+#define h_pkt(e, proto, from, to) h_pkt_at((e), (proto), (from), (to), ST_IFINDEX_LO, __FILE__, __LINE__)
+#define h_pkt_dev(e, proto, from, to, ifx) h_pkt_at((e), (proto), (from), (to), (ifx), __FILE__, __LINE__)
+
+/* "sk#3" for a test socket, "NULL", or "foreign" for a record that is not
+ * one of the env's. */
+static inline const char *h_who(const h_env *e, const st_sock *sk)
+{
+	static char bufs[8][32];
+	static unsigned next;
+	char *b = bufs[next++ % 8];
+	if (!sk)
+		snprintf(b, 32, "NULL");
+	else if (sk >= e->sk && sk < e->sk + e->n)
+		snprintf(b, 32, "sk#%d", h_idx(e, sk));
+	else
+		snprintf(b, 32, "foreign %p", (const void *)sk);
+	return b;
+}
+
+/* st_lookup_tcp / st_lookup_udp with the explain kept in *lex (may be
+ * NULL), the call recorded, and the tables checked. */
+static inline st_sock *h_lookup_at(h_env *e, const st_pkt *p, st_lookup_explain *lex,
+				   const char *file, int line)
+{
+	char a[ST_SOCKADDR_STRLEN], b[ST_SOCKADDR_STRLEN];
+	st_sockaddr s, d;
+	st_sock *r;
+	memset(&s, 0, sizeof s);
+	memset(&d, 0, sizeof d);
+	s.family = d.family = p->family;
+	s.addr = p->saddr;
+	s.port = p->sport;
+	d.addr = p->daddr;
+	d.port = p->dport;
+	r = p->proto == ST_TCP ? st_lookup_tcp(e->net, p, lex) : st_lookup_udp(e->net, p, lex);
+	e->ex_valid = false;
+	snprintf(e->last, sizeof e->last, "st_lookup_%s(%s -> %s, ifindex %d) = %s",
+		 p->proto == ST_TCP ? "tcp" : "udp", h_fmt_sa(&s, a, sizeof a),
+		 h_fmt_sa(&d, b, sizeof b), (int)p->ifindex, h_who(e, r));
+	h_check_at(e, file, line);
+	return r;
+}
+#define h_lookup(e, p, lex) h_lookup_at((e), (p), (lex), __FILE__, __LINE__)
+
+/* The packet (proto, from -> to, arriving on lo) reaches `want` (NULL:
+ * nothing). */
+static inline void h_expect_lookup_at(h_env *e, int proto, const char *from, const char *to,
+				      int ifindex, const st_sock *want, const char *file, int line)
+{
+	st_pkt p = h_pkt_at(e, proto, from, to, ifindex, file, line);
+	st_lookup_explain lex;
+	st_sock *got = h_lookup_at(e, &p, &lex, file, line);
+	if (got != want)
+		h_fail_at(e, file, line, "%s packet %s -> %s (ifindex %d) reached %s, expected %s; "
+			  "lookup said: %s", h_proto_name(proto), from, to, ifindex, h_who(e, got),
+			  h_who(e, want), lex.text);
+}
+#define H_LOOKUP(e, proto, from, to, want) \
+	h_expect_lookup_at((e), (proto), (from), (to), ST_IFINDEX_LO, (want), __FILE__, __LINE__)
+#define H_LOOKUP_DEV(e, proto, from, to, ifx, want) \
+	h_expect_lookup_at((e), (proto), (from), (to), (ifx), (want), __FILE__, __LINE__)
+
+/* Flow i of a family: source 127.1.x.y / 2001:db8::x:y (never a bound
+ * address), source port 10000 + i % 50000; destination as given. */
+static inline st_pkt h_flow(int proto, int family, const st_addr *daddr, uint16_t dport, unsigned i)
+{
+	st_pkt p;
+	memset(&p, 0, sizeof p);
+	p.family = (uint8_t)family;
+	p.proto = (uint8_t)proto;
+	p.ifindex = ST_IFINDEX_LO;
+	p.daddr = *daddr;
+	p.dport = dport;
+	p.sport = (uint16_t)(10000 + i % 50000);
+	if (family == ST_AF_INET) {
+		p.saddr = st_addr_v4(0x7f010000u | ((i / 50000) & 0xffff));
+	} else {
+		memset(&p.saddr, 0, sizeof p.saddr);
+		p.saddr.b[0] = 0x20;
+		p.saddr.b[1] = 0x01;
+		p.saddr.b[2] = 0x0d;
+		p.saddr.b[3] = 0xb8;
+		p.saddr.b[14] = (uint8_t)((i / 50000) >> 8);
+		p.saddr.b[15] = (uint8_t)(i / 50000);
+	}
+	return p;
+}
+
+/* Index of sk among socks[0..n), or -1. */
+static inline int h_which(st_sock *const *socks, int n, const st_sock *sk)
+{
+	for (int i = 0; i < n; i++)
+		if (socks[i] == sk)
+			return i;
+	return -1;
+}
+
+/* How many of `nflows` flows to daddr:dport reach each of socks[0..n);
+ * counts[n] collects the flows that reached none of them. */
+static inline void h_spread_at(h_env *e, int proto, const char *to, st_sock *const *socks, int n,
+			       unsigned nflows, unsigned *counts, const char *file, int line)
+{
+	st_sockaddr d = h_parse_at(e, to, file, line);
+	for (int i = 0; i <= n; i++)
+		counts[i] = 0;
+	for (unsigned f = 0; f < nflows; f++) {
+		st_pkt p = h_flow(proto, d.family, &d.addr, d.port, f);
+		st_sock *got = proto == ST_TCP ? st_lookup_tcp(e->net, &p, NULL)
+					       : st_lookup_udp(e->net, &p, NULL);
+		int w = h_which(socks, n, got);
+		counts[w < 0 ? n : w]++;
+	}
+	e->ex_valid = false;
+	snprintf(e->last, sizeof e->last, "%u %s flows to %s", nflows, h_proto_name(proto), to);
+	h_check_at(e, file, line);
+}
+#define h_spread(e, proto, to, socks, n, nflows, counts) \
+	h_spread_at((e), (proto), (to), (socks), (n), (nflows), (counts), __FILE__, __LINE__)
+
+/* "12/0/88 (none 0)" */
+static inline const char *h_counts_str(const unsigned *counts, int n)
+{
+	static char bufs[4][256];
+	static unsigned next;
+	char *b = bufs[next++ % 4];
+	size_t used = 0;
+	for (int i = 0; i < n && used < 200; i++)
+		used += (size_t)snprintf(b + used, 256 - used, "%s%u", i ? "/" : "", counts[i]);
+	snprintf(b + used, 256 - used, " (none %u)", counts[n]);
+	return b;
+}
+
+/* st_accept_child on listener `l` for local -> remote texts, in `state`;
+ * returns the library's result, the child is the next socket record. */
+static inline int h_accept_at(h_env *e, st_sock *l, const char *local, const char *remote,
+			      st_state state, st_sock **child_out, const char *file, int line)
+{
+	st_sock *c = h_sock_at(e, ST_TCP, l->family, l->uid, file, line);
+	st_sockaddr la = h_parse_at(e, local, file, line);
+	st_sockaddr ra = h_parse_at(e, remote, file, line);
+	int rc;
+	if (l->family == ST_AF_INET6 && la.family == ST_AF_INET) {
+		/* an IPv4 connection to a dual-stack listener: v4-mapped */
+		la.family = ra.family = ST_AF_INET6;
+	}
+	rc = st_accept_child(e->net, l, c, &la, &ra, state);
+	e->ex_valid = false;
+	snprintf(e->last, sizeof e->last, "st_accept_child(%s, %s <- %s, state %d) = %s",
+		 h_skdesc(e, l), local, remote, (int)state, h_rc(rc));
+	if (rc != 0)
+		e->live[h_idx(e, c)] = 0;
+	h_check_at(e, file, line);
+	if (child_out)
+		*child_out = rc == 0 ? c : NULL;
+	return rc;
+}
+#define h_accept(e, l, local, remote, state, out) \
+	h_accept_at((e), (l), (local), (remote), (state), (out), __FILE__, __LINE__)
+
+/* Add a device with an IPv4 address (prefix) and optionally an IPv6
+ * address; returns its ifindex. */
+static inline int h_device_at(h_env *e, const char *name, const char *v4, int v4len,
+			      const char *v6, int v6len, const char *file, int line)
+{
+	int ifx = 0, rc, fam;
+	st_addr a;
+	rc = st_net_add_device(e->net, name, &ifx);
+	if (rc != 0)
+		h_fail_at(e, file, line, "st_net_add_device(%s) = %s", name, h_rc(rc));
+	if (v4) {
+		if (st_addr_parse(v4, &a, &fam) != 0 ||
+		    (rc = st_net_add_addr(e->net, ifx, &a, ST_AF_INET, v4len)) != 0)
+			h_fail_at(e, file, line, "adding %s/%d to %s failed", v4, v4len, name);
+	}
+	if (v6) {
+		if (st_addr_parse(v6, &a, &fam) != 0 ||
+		    (rc = st_net_add_addr(e->net, ifx, &a, ST_AF_INET6, v6len)) != 0)
+			h_fail_at(e, file, line, "adding %s/%d to %s failed", v6, v6len, name);
+	}
+	h_check_at(e, file, line);
+	return ifx;
+}
+#define h_device(e, name, v4, v4len, v6, v6len) \
+	h_device_at((e), (name), (v4), (v4len), (v6), (v6len), __FILE__, __LINE__)
+
+/* Set the clock to `ms` milliseconds. */
+static inline void h_time_ms(h_env *e, uint64_t ms)
+{
+	st_net_set_time(e->net, ms * 1000000ull);
+}
+
 #endif
