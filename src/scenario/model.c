@@ -164,7 +164,7 @@ static void describe_sock(model *m, const st_sock *sk, char *buf, size_t len)
 	st_sockaddr_format(&sa, a, sizeof(a));
 	char own[256];
 	owners_of(m, sk, own, sizeof(own));
-	const char *state = stk_state_name((const stk_sock *)sk);
+	const char *state = stk_state_name(stk_sock_of(sk));
 	char flags[64] = "";
 	size_t fl = 0;
 	if (sk->flags & ST_F_REUSEADDR)
@@ -777,8 +777,16 @@ static void ls_one(stk_sock *sk, void *ctx)
 	st_sockaddr sa;
 	st_getsockname(core, &sa);
 	sc_sockaddr_from_net(stk_stack_net(stk_sock_stack(sk)), &sa, &row->local);
-	if (st_getpeername(core, &sa) == 0)
+	/* The table's peer, as sock_diag reports it: every state but CLOSE and
+	 * LISTEN has one, even where getpeername() would say ENOTCONN (a
+	 * connected UDP socket whose peer port is 0). */
+	if (core->state != ST_CLOSE && core->state != ST_LISTEN) {
+		memset(&sa, 0, sizeof(sa));
+		sa.family = core->family;
+		sa.addr = core->raddr;
+		sa.port = core->rport;
 		sc_sockaddr_from_net(stk_stack_net(stk_sock_stack(sk)), &sa, &row->peer);
+	}
 	owners_of(c->m, core, row->owners, sizeof(row->owners));
 }
 

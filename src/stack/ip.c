@@ -32,7 +32,7 @@ static void tw_reclaimed(st_sock *tw, void *ctx)
 	(void)ctx;
 	stk_sock *sk = stk_of(tw);
 	stk_tcp_stop_timers(sk);
-	sk->core.state = ST_CLOSE;
+	sk->core->state = ST_CLOSE;
 	stk_sock_maybe_free(sk);
 }
 

@@ -27,12 +27,14 @@
 stk_sock *stk_sock_alloc(stk_stack *st, int proto, int family, uint32_t uid, uint32_t caps)
 {
 	stk_sock *sk = calloc(1, sizeof(*sk));
-	if (!sk)
-		return NULL;
-	if (st_sock_init(st->net, &sk->core, proto, family, uid)) {
+	stk_rec *rec = calloc(1, sizeof(*rec));
+	if (!sk || !rec || st_sock_init(st->net, &rec->core, proto, family, uid)) {
 		free(sk);
+		free(rec);
 		return NULL;
 	}
+	rec->owner = sk;
+	sk->core = &rec->core;
 	sk->stack = st;
 	sk->uid = uid;
 	sk->caps = caps;
@@ -61,7 +63,7 @@ void stk_udp_purge(stk_sock *sk)
 void stk_sock_free_now(stk_sock *sk)
 {
 	stk_stack *st = sk->stack;
-	if (sk->core.proto == ST_TCP) {
+	if (sk->core->proto == ST_TCP) {
 		stk_tcp_stop_timers(sk);
 		/* Children still queued on a listener die with it. */
 		while (sk->acc_head)
@@ -92,8 +94,8 @@ void stk_sock_free_now(stk_sock *sk)
 		}
 		sk->parent = NULL;
 	}
-	if (sk->core.flags & (ST_F_HASHED | ST_F_EHASHED | ST_F_LHASHED))
-		st_close(st->net, &sk->core);
+	if (sk->core->flags & (ST_F_HASHED | ST_F_EHASHED | ST_F_LHASHED))
+		st_close(st->net, sk->core);
 	stk_udp_purge(sk);
 	stk_bytes_free(&sk->tcb.sndq);
 	stk_bytes_free(&sk->tcb.rcvq);
@@ -104,6 +106,7 @@ void stk_sock_free_now(stk_sock *sk)
 	if (sk->next)
 		sk->next->prev = sk->prev;
 	st->nsocks--;
+	free(sk->core);   /* the stk_rec: core is its first member */
 	free(sk);
 }
 
@@ -111,7 +114,7 @@ void stk_sock_maybe_free(stk_sock *sk)
 {
 	if (sk->refs > 0 || sk->parent)
 		return;
-	if (sk->core.state != ST_CLOSE)
+	if (sk->core->state != ST_CLOSE)
 		return;
 	stk_sock_free_now(sk);
 }
@@ -144,18 +147,23 @@ void stk_release(stk_sock *sk)
 	if (--sk->refs > 0)
 		return;
 	sk->orphan = true;
-	if (sk->core.proto == ST_TCP) {
+	if (sk->core->proto == ST_TCP) {
 		stk_tcp_close(sk);   /* may free sk */
 		return;
 	}
-	st_close(sk->stack->net, &sk->core);
-	sk->core.state = ST_CLOSE;
+	st_close(sk->stack->net, sk->core);
+	sk->core->state = ST_CLOSE;
 	stk_sock_maybe_free(sk);
+}
+
+stk_sock *stk_sock_of(const st_sock *rec)
+{
+	return stk_of(rec);
 }
 
 const st_sock *stk_core(const stk_sock *sk)
 {
-	return &sk->core;
+	return sk->core;
 }
 
 stk_stack *stk_sock_stack(const stk_sock *sk)
@@ -198,7 +206,7 @@ int stk_setsockopt(stk_sock *sk, stk_opt opt, const stk_optval *v, const st_cred
 		if (v->i < 0 || v->i > 65535 || v->i2 < 0 || v->i2 > 65535)
 			return -EINVAL;
 		uint32_t val = (uint32_t)v->i2 << 16 | (uint32_t)v->i;
-		return st_setsockopt(sk->stack->net, &sk->core, ST_IP_LOCAL_PORT_RANGE, val, cred);
+		return st_setsockopt(sk->stack->net, sk->core, ST_IP_LOCAL_PORT_RANGE, val, cred);
 	}
 	default: {
 		st_opt co;
@@ -210,7 +218,7 @@ int stk_setsockopt(stk_sock *sk, stk_opt opt, const stk_optval *v, const st_cred
 				return -ENODEV;
 		}
 		uint32_t val = opt == STK_SO_BINDTODEVICE ? (uint32_t)v->i : (v->i != 0);
-		return st_setsockopt(sk->stack->net, &sk->core, co, val, cred);
+		return st_setsockopt(sk->stack->net, sk->core, co, val, cred);
 	}
 	}
 }
@@ -231,7 +239,7 @@ int stk_getsockopt(stk_sock *sk, stk_opt opt, stk_optval *v)
 		break;
 	case STK_IP_LOCAL_PORT_RANGE: {
 		uint32_t val;
-		int err = st_getsockopt(sk->stack->net, &sk->core, ST_IP_LOCAL_PORT_RANGE, &val);
+		int err = st_getsockopt(sk->stack->net, sk->core, ST_IP_LOCAL_PORT_RANGE, &val);
 		if (err)
 			return err;
 		r.i = val & 0xffff;
@@ -244,7 +252,7 @@ int stk_getsockopt(stk_sock *sk, stk_opt opt, stk_optval *v)
 		if (err)
 			return err;
 		uint32_t val;
-		err = st_getsockopt(sk->stack->net, &sk->core, co, &val);
+		err = st_getsockopt(sk->stack->net, sk->core, co, &val);
 		if (err)
 			return err;
 		r.i = opt == STK_SO_BINDTODEVICE ? (int64_t)(int32_t)val : (int64_t)val;
@@ -266,14 +274,14 @@ int stk_bind(stk_sock *sk, const st_sockaddr *sa, const st_cred *cred, st_explai
 {
 	if (!sk || !sa || !cred)
 		return -EINVAL;
-	return st_bind(sk->stack->net, &sk->core, sa, addrlen_of(sa), cred, ex);
+	return st_bind(sk->stack->net, sk->core, sa, addrlen_of(sa), cred, ex);
 }
 
 int stk_listen(stk_sock *sk, int backlog, const st_cred *cred, st_explain *ex)
 {
 	if (!sk || !cred)
 		return -EINVAL;
-	if (sk->core.proto != ST_TCP) {
+	if (sk->core->proto != ST_TCP) {
 		if (ex) {
 			memset(ex, 0, sizeof(*ex));
 			ex->err = -EOPNOTSUPP;
@@ -282,7 +290,7 @@ int stk_listen(stk_sock *sk, int backlog, const st_cred *cred, st_explain *ex)
 		return -EOPNOTSUPP;
 	}
 	if (sk->sstate != STK_SS_UNCONNECTED ||
-	    (sk->core.state != ST_CLOSE && sk->core.state != ST_LISTEN)) {
+	    (sk->core->state != ST_CLOSE && sk->core->state != ST_LISTEN)) {
 		if (ex) {
 			memset(ex, 0, sizeof(*ex));
 			ex->err = -EINVAL;
@@ -297,11 +305,11 @@ int stk_listen(stk_sock *sk, int backlog, const st_cred *cred, st_explain *ex)
 	unsigned int b = (unsigned int)backlog;
 	if (b > (unsigned int)somax)
 		b = (unsigned int)somax;
-	if (sk->core.state == ST_LISTEN) {
+	if (sk->core->state == ST_LISTEN) {
 		sk->max_backlog = (int)b;
 		return 0;
 	}
-	int err = st_listen(sk->stack->net, &sk->core, cred, ex);
+	int err = st_listen(sk->stack->net, sk->core, cred, ex);
 	if (err)
 		return err;
 	sk->max_backlog = (int)b;
@@ -310,7 +318,7 @@ int stk_listen(stk_sock *sk, int backlog, const st_cred *cred, st_explain *ex)
 
 static int tcp_disconnect(stk_sock *sk)
 {
-	st_state s = (st_state)sk->core.state;
+	st_state s = (st_state)sk->core->state;
 	if (s == ST_LISTEN) {
 		stk_tcp_listen_stop(sk);
 	} else if (s != ST_CLOSE && s != ST_SYN_SENT && s != ST_TIME_WAIT) {
@@ -319,7 +327,7 @@ static int tcp_disconnect(stk_sock *sk)
 	stk_tcp_stop_timers(sk);
 	stk_bytes_free(&sk->tcb.sndq);
 	stk_bytes_free(&sk->tcb.rcvq);
-	int err = st_disconnect(sk->stack->net, &sk->core);
+	int err = st_disconnect(sk->stack->net, sk->core);
 	sk->shut_rd = sk->shut_wr = false;
 	sk->rcv_eof = false;
 	stk_tcp_init_tcb(sk);
@@ -333,8 +341,8 @@ int stk_connect(stk_sock *sk, const st_sockaddr *sa, const st_cred *cred, st_exp
 	if (ex)
 		memset(ex, 0, sizeof(*ex));
 	st_net *net = sk->stack->net;
-	if (sk->core.proto == ST_UDP) {
-		int err = st_connect(net, &sk->core, sa, addrlen_of(sa), cred, ex);
+	if (sk->core->proto == ST_UDP) {
+		int err = st_connect(net, sk->core, sa, addrlen_of(sa), cred, ex);
 		if (!err)
 			sk->so_error = 0;
 		return err;
@@ -352,14 +360,14 @@ int stk_connect(stk_sock *sk, const st_sockaddr *sa, const st_cred *cred, st_exp
 		err = -EALREADY;
 		break;
 	default:
-		if (sk->core.state != ST_CLOSE) {
+		if (sk->core->state != ST_CLOSE) {
 			if (ex) {
 				ex->err = -EISCONN;
 				ex->rule = ST_RULE_BAD_STATE;
 			}
 			return -EISCONN;
 		}
-		err = st_connect(net, &sk->core, sa, addrlen_of(sa), cred, ex);
+		err = st_connect(net, sk->core, sa, addrlen_of(sa), cred, ex);
 		if (err)
 			return err;
 		stk_tcp_start_connect(sk);
@@ -367,9 +375,9 @@ int stk_connect(stk_sock *sk, const st_sockaddr *sa, const st_cred *cred, st_exp
 		err = -EINPROGRESS;
 		break;
 	}
-	if (sk->core.state == ST_SYN_SENT || sk->core.state == ST_SYN_RECV)
+	if (sk->core->state == ST_SYN_SENT || sk->core->state == ST_SYN_RECV)
 		return err;
-	if (sk->core.state == ST_CLOSE) {
+	if (sk->core->state == ST_CLOSE) {
 		err = sk->so_error ? -sk->so_error : -ECONNABORTED;
 		sk->so_error = 0;
 		sk->sstate = STK_SS_UNCONNECTED;
@@ -381,17 +389,17 @@ int stk_connect(stk_sock *sk, const st_sockaddr *sa, const st_cred *cred, st_exp
 
 bool stk_connect_pending(const stk_sock *sk)
 {
-	return sk->core.proto == ST_TCP && sk->sstate == STK_SS_CONNECTING &&
-	       (sk->core.state == ST_SYN_SENT || sk->core.state == ST_SYN_RECV);
+	return sk->core->proto == ST_TCP && sk->sstate == STK_SS_CONNECTING &&
+	       (sk->core->state == ST_SYN_SENT || sk->core->state == ST_SYN_RECV);
 }
 
 int stk_accept(stk_sock *lsk, stk_sock **child, st_sockaddr *peer)
 {
 	if (!lsk || !child)
 		return -EINVAL;
-	if (lsk->core.proto != ST_TCP)
+	if (lsk->core->proto != ST_TCP)
 		return -EOPNOTSUPP;
-	if (lsk->core.state != ST_LISTEN)
+	if (lsk->core->state != ST_LISTEN)
 		return -EINVAL;
 	stk_sock *c = lsk->acc_head;
 	if (!c)
@@ -409,7 +417,7 @@ int stk_accept(stk_sock *lsk, stk_sock **child, st_sockaddr *peer)
 	c->orphan = false;
 	c->sstate = STK_SS_CONNECTED;
 	if (peer)
-		st_getpeername(&c->core, peer);
+		st_getpeername(c->core, peer);
 	*child = c;
 	return 0;
 }
@@ -418,15 +426,13 @@ int stk_send(stk_sock *sk, const uint8_t *data, size_t len)
 {
 	if (!sk || (!data && len))
 		return -EINVAL;
-	if (sk->core.proto == ST_UDP) {
-		if (sk->shut_wr)
-			return -EPIPE;
-		if (sk->core.state != ST_ESTABLISHED)
+	if (sk->core->proto == ST_UDP) {
+		if (sk->core->state != ST_ESTABLISHED)
 			return -EDESTADDRREQ;
 		st_cred c = { sk->uid, sk->caps };
 		return stk_udp_sendto(sk, NULL, data, len, &c);
 	}
-	st_state s = (st_state)sk->core.state;
+	st_state s = (st_state)sk->core->state;
 	if (s != ST_ESTABLISHED && s != ST_CLOSE_WAIT) {
 		if (sk->so_error) {
 			int e = sk->so_error;
@@ -457,7 +463,7 @@ int stk_sendto(stk_sock *sk, const st_sockaddr *to, const uint8_t *data, size_t 
 {
 	if (!sk || (!data && len) || !cred)
 		return -EINVAL;
-	if (sk->core.proto == ST_TCP) {
+	if (sk->core->proto == ST_TCP) {
 		/* A TCP socket ignores the address once connected; before
 		 * that Linux answers EPIPE (or ENOTCONN with an address on a
 		 * never-connected socket: tcp_sendmsg has no address path). */
@@ -465,8 +471,6 @@ int stk_sendto(stk_sock *sk, const st_sockaddr *to, const uint8_t *data, size_t 
 	}
 	if (!to)
 		return stk_send(sk, data, len);
-	if (sk->shut_wr)
-		return -EPIPE;
 	return stk_udp_sendto(sk, to, data, len, cred);
 }
 
@@ -474,7 +478,7 @@ int stk_recv(stk_sock *sk, uint8_t *buf, size_t cap, size_t *n, st_sockaddr *fro
 {
 	if (!sk || !n || (!buf && cap))
 		return -EINVAL;
-	if (sk->core.proto == ST_UDP) {
+	if (sk->core->proto == ST_UDP) {
 		if (sk->so_error) {
 			int e = sk->so_error;
 			sk->so_error = 0;
@@ -496,14 +500,14 @@ int stk_recv(stk_sock *sk, uint8_t *buf, size_t cap, size_t *n, st_sockaddr *fro
 		free(d);
 		return 0;
 	}
-	if (sk->core.state == ST_LISTEN)
+	if (sk->core->state == ST_LISTEN)
 		return -ENOTCONN;
 	size_t avail = stk_bytes_len(&sk->tcb.rcvq);
 	if (avail) {
 		size_t k = stk_bytes_peek(&sk->tcb.rcvq, 0, buf, cap);
 		stk_bytes_drop(&sk->tcb.rcvq, k);
 		if (from)
-			st_getpeername(&sk->core, from);
+			st_getpeername(sk->core, from);
 		*n = k;
 		stk_tcp_window_update(sk);
 		return 0;
@@ -521,7 +525,7 @@ int stk_recv(stk_sock *sk, uint8_t *buf, size_t cap, size_t *n, st_sockaddr *fro
 		*n = 0;
 		return 0;
 	}
-	if (sk->core.state == ST_CLOSE)
+	if (sk->core->state == ST_CLOSE)
 		return -ENOTCONN;
 	return -EAGAIN;
 }
@@ -533,7 +537,7 @@ int stk_shutdown(stk_sock *sk, stk_shut how)
 	if (how != STK_SHUT_RD && how != STK_SHUT_WR && how != STK_SHUT_RDWR)
 		return -EINVAL;
 	bool rd = how & STK_SHUT_RD, wr = how & STK_SHUT_WR;
-	st_state s = (st_state)sk->core.state;
+	st_state s = (st_state)sk->core->state;
 	if (sk->sstate == STK_SS_CONNECTING && s != ST_SYN_SENT && s != ST_SYN_RECV && s != ST_CLOSE)
 		sk->sstate = STK_SS_CONNECTED;
 	if (s == ST_LISTEN) {
@@ -551,7 +555,7 @@ int stk_shutdown(stk_sock *sk, stk_shut how)
 		sk->shut_rd = true;
 	if (wr && !sk->shut_wr) {
 		sk->shut_wr = true;
-		if (sk->core.proto == ST_TCP)
+		if (sk->core->proto == ST_TCP)
 			stk_tcp_shutdown_wr(sk);
 	}
 	return err;
@@ -559,17 +563,17 @@ int stk_shutdown(stk_sock *sk, stk_shut how)
 
 void stk_getsockname(const stk_sock *sk, st_sockaddr *out)
 {
-	st_getsockname(&sk->core, out);
+	st_getsockname(sk->core, out);
 }
 
 int stk_getpeername(const stk_sock *sk, st_sockaddr *out)
 {
-	if (sk->core.proto == ST_TCP && sk->core.state != ST_ESTABLISHED &&
-	    sk->core.state != ST_CLOSE_WAIT && sk->core.state != ST_FIN_WAIT1 &&
-	    sk->core.state != ST_FIN_WAIT2 && sk->core.state != ST_CLOSING &&
-	    sk->core.state != ST_LAST_ACK && sk->core.state != ST_SYN_RECV)
+	if (sk->core->proto == ST_TCP && sk->core->state != ST_ESTABLISHED &&
+	    sk->core->state != ST_CLOSE_WAIT && sk->core->state != ST_FIN_WAIT1 &&
+	    sk->core->state != ST_FIN_WAIT2 && sk->core->state != ST_CLOSING &&
+	    sk->core->state != ST_LAST_ACK && sk->core->state != ST_SYN_RECV)
 		return -ENOTCONN;
-	return st_getpeername(&sk->core, out);
+	return st_getpeername(sk->core, out);
 }
 
 /* ---- inspection --------------------------------------------------------- */
@@ -583,7 +587,7 @@ void stk_foreach(stk_stack *st, void (*fn)(stk_sock *sk, void *ctx), void *ctx)
 
 const char *stk_state_name(const stk_sock *sk)
 {
-	const st_sock *c = &sk->core;
+	const st_sock *c = sk->core;
 	bool bound = (c->flags & (ST_F_HASHED | ST_F_EHASHED | ST_F_LHASHED)) != 0;
 	if (c->proto == ST_UDP) {
 		if (!bound)
@@ -609,10 +613,10 @@ const char *stk_state_name(const stk_sock *sk)
 void stk_sock_pkt(const stk_sock *sk, st_pkt *p)
 {
 	memset(p, 0, sizeof(*p));
-	p->proto = sk->core.proto;
-	p->family = st_addr_is_v4mapped(&sk->core.raddr) ? ST_AF_INET : ST_AF_INET6;
-	p->saddr = sk->core.raddr;
-	p->daddr = sk->core.laddr;
-	p->sport = sk->core.rport;
-	p->dport = sk->core.lport;
+	p->proto = sk->core->proto;
+	p->family = st_addr_is_v4mapped(&sk->core->raddr) ? ST_AF_INET : ST_AF_INET6;
+	p->saddr = sk->core->raddr;
+	p->daddr = sk->core->laddr;
+	p->sport = sk->core->rport;
+	p->dport = sk->core->lport;
 }

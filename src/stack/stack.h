@@ -126,6 +126,8 @@ int stk_getpeername(const stk_sock *sk, st_sockaddr *out);
 /* ---- inspection (ls, explanations) ---------------------------------- */
 
 const st_sock *stk_core(const stk_sock *sk);
+/* The socket a table record (from a lookup or an explanation) belongs to. */
+stk_sock *stk_sock_of(const st_sock *rec);
 stk_stack *stk_sock_stack(const stk_sock *sk);
 /* Every socket of the stack that is bound (holds a port or is in a
  * table), including TIME_WAIT records and children not yet accepted. */

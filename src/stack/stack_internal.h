@@ -72,8 +72,22 @@ typedef struct stk_tcb {
 	uint32_t snd_buf_seq;
 } stk_tcb;
 
+/*
+ * The tables' record lives apart from the socket object, with a pointer
+ * back, because the two can part: when a connection whose socket is still
+ * held enters TIME_WAIT, Linux hands the 4-tuple and the port to a new
+ * TIME_WAIT object and leaves the user's socket CLOSED.  Here the record
+ * (with its place in every table) moves to the new object and the user's
+ * socket gets a fresh, unhashed record.  Invariant: rec->owner->core ==
+ * &rec->core.
+ */
+typedef struct stk_rec {
+	st_sock core;
+	struct stk_sock *owner;
+} stk_rec;
+
 struct stk_sock {
-	st_sock core;            /* the tables' record (first: container_of) */
+	st_sock *core;           /* the tables' record (an stk_rec)          */
 	stk_stack *stack;
 	struct stk_sock *next, *prev;  /* all sockets of the stack */
 	int refs;                /* file references (descriptors anywhere) */
@@ -117,7 +131,7 @@ struct stk_stack {
 
 static inline stk_sock *stk_of(const st_sock *c)
 {
-	return (stk_sock *)(uintptr_t)c;
+	return ((const stk_rec *)(const void *)c)->owner;
 }
 
 static inline uint64_t stk_now(const stk_stack *st)

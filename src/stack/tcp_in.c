@@ -57,14 +57,14 @@ static const char *state_word(st_state s)
 
 void stk_tcp_set_state(stk_sock *sk, st_state state)
 {
-	if (sk->core.state == state)
+	if (sk->core->state == state)
 		return;
 	if (state == ST_ESTABLISHED) {
 		stk_tcb *tb = &sk->tcb;
 		tb->cwnd = 10u * tb->mss;
 		tb->ssthresh = 0x7fffffff;
 	}
-	st_set_state(sk->stack->net, &sk->core, state);
+	st_set_state(sk->stack->net, sk->core, state);
 }
 
 static void fin_timeout_fire(stk_timer *t)
@@ -78,7 +78,7 @@ static void tw_expire_one(st_sock *tw, void *ctx)
 	(void)ctx;
 	stk_sock *sk = stk_of(tw);
 	stk_tcp_stop_timers(sk);
-	sk->core.state = ST_CLOSE;
+	sk->core->state = ST_CLOSE;
 	stk_sock_maybe_free(sk);
 }
 
@@ -90,12 +90,63 @@ static void tw_fire(stk_timer *t)
 	st_expire_timewait(st->net, tw_expire_one, NULL);
 }
 
+/*
+ * A socket still held by a process does not itself sit in TIME_WAIT: as
+ * in Linux (tcp_time_wait), a separate record takes over the 4-tuple and
+ * the port, and the process's socket is left CLOSED, unhashed, showing its
+ * old address.  Returns the object that now carries the connection.
+ */
+static stk_sock *hand_over(stk_sock *sk)
+{
+	stk_stack *st = sk->stack;
+	if (sk->orphan || sk->parent)
+		return sk;
+	st_sock *old = sk->core;
+	stk_sock *tw = stk_sock_alloc(st, old->proto, old->family, sk->uid, sk->caps);
+	if (!tw)
+		return sk;   /* keep it in place: the table state is still right */
+	st_sock *fresh = tw->core;
+	/* Swap records: the TIME_WAIT object takes the hashed one. */
+	((stk_rec *)(void *)old)->owner = tw;
+	((stk_rec *)(void *)fresh)->owner = sk;
+	tw->core = old;
+	sk->core = fresh;
+	tw->orphan = true;
+	tw->tcb.irs = sk->tcb.irs;
+	tw->tcb.rcv_nxt = sk->tcb.rcv_nxt;
+	tw->tcb.snd_nxt = sk->tcb.snd_nxt;
+	tw->tcb.snd_una = sk->tcb.snd_una;
+	tw->tcb.snd_max = sk->tcb.snd_max;
+	tw->tcb.iss = sk->tcb.iss;
+	tw->tcb.ts_ok = sk->tcb.ts_ok;
+	tw->tcb.ts_recent = sk->tcb.ts_recent;
+	tw->tcb.ts_offset = sk->tcb.ts_offset;
+	tw->tcb.rcv_wscale = sk->tcb.rcv_wscale;
+	tw->tcb.rtx_timer.fn = sk->tcb.rtx_timer.fn;
+	st->env.cancel(st->env.ctx, &sk->tcb.rtx_timer);
+	st->env.cancel(st->env.ctx, &sk->tcb.wait_timer);
+	/* What the process's socket still shows: its options, its device,
+	 * its address, and (getsockname) the port it had. */
+	uint32_t keep = ST_F_REUSEADDR | ST_F_REUSEPORT | ST_F_V6ONLY | ST_F_BROADCAST |
+			ST_F_FREEBIND | ST_F_TRANSPARENT | ST_F_BIND_NO_PORT;
+	fresh->flags = old->flags & keep;
+	fresh->dev = old->dev;
+	fresh->port_range = old->port_range;
+	fresh->laddr = old->laddr;
+	fresh->stale_lport = old->lport;
+	fresh->state = ST_CLOSE;
+	sk->shut_rd = sk->shut_wr = true;
+	sk->sstate = sk->sstate == STK_SS_CONNECTING ? STK_SS_CONNECTING : sk->sstate;
+	return tw;
+}
+
 void stk_tcp_enter_timewait(stk_sock *sk)
 {
 	stk_stack *st = sk->stack;
+	sk = hand_over(sk);
 	st->env.cancel(st->env.ctx, &sk->tcb.rtx_timer);
 	st_net_set_time(st->net, stk_now(st));
-	st_timewait(st->net, &sk->core, sk->tcb.ts_ok);
+	st_timewait(st->net, sk->core, sk->tcb.ts_ok);
 	sk->tcb.wait_timer.fn = tw_fire;
 	st->env.arm(st->env.ctx, &sk->tcb.wait_timer, stk_now(st) + TCP_TIMEWAIT_LEN);
 }
@@ -108,10 +159,10 @@ void stk_tcp_done(stk_sock *sk, int err)
 	sk->shut_rd = sk->shut_wr = true;
 	if (sk->parent || sk->orphan) {
 		/* Nobody will ask: leave every table and go. */
-		sk->core.state = sk->core.state == ST_CLOSE ? ST_CLOSE : sk->core.state;
-		if (sk->core.flags & (ST_F_HASHED | ST_F_EHASHED | ST_F_LHASHED))
-			st_close(sk->stack->net, &sk->core);
-		sk->core.state = ST_CLOSE;
+		sk->core->state = sk->core->state == ST_CLOSE ? ST_CLOSE : sk->core->state;
+		if (sk->core->flags & (ST_F_HASHED | ST_F_EHASHED | ST_F_LHASHED))
+			st_close(sk->stack->net, sk->core);
+		sk->core->state = ST_CLOSE;
 		if (sk->parent) {
 			stk_sock_free_now(sk);
 			return;
@@ -119,11 +170,11 @@ void stk_tcp_done(stk_sock *sk, int err)
 		stk_sock_maybe_free(sk);
 		return;
 	}
-	if (sk->core.state == ST_SYN_SENT)
-		st_connect_failed(sk->stack->net, &sk->core);
-	else if (sk->core.state != ST_CLOSE)
-		st_disconnect(sk->stack->net, &sk->core);
-	sk->core.state = ST_CLOSE;
+	if (sk->core->state == ST_SYN_SENT)
+		st_connect_failed(sk->stack->net, sk->core);
+	else if (sk->core->state != ST_CLOSE)
+		st_disconnect(sk->stack->net, sk->core);
+	sk->core->state = ST_CLOSE;
 }
 
 static void enqueue_child(stk_sock *l, stk_sock *c, bool acceptq)
@@ -194,7 +245,7 @@ void stk_tcp_listen_stop(stk_sock *lsk)
 		stk_tcp_send_rst(c);
 		stk_sock_free_now(c);
 	}
-	st_unlisten(lsk->stack->net, &lsk->core);
+	st_unlisten(lsk->stack->net, lsk->core);
 }
 
 static void parse_syn_options(stk_sock *sk, const stk_pkt *p)
@@ -248,10 +299,10 @@ static void describe(stk_stack *st, const char *what, const stk_pkt *p, const st
 	}
 	char at[ST_SOCKADDR_STRLEN];
 	st_sockaddr self;
-	st_getsockname(&sk->core, &self);
+	st_getsockname(sk->core, &self);
 	st_sockaddr_format(&self, at, sizeof(at));
 	stk_trace(st, "%s from %s to %s reached the %s socket on %s", what, from, to,
-		  state_word((st_state)sk->core.state), at);
+		  state_word((st_state)sk->core->state), at);
 }
 
 static void listen_input(stk_sock *l, int ifindex, const stk_pkt *p, const st_lookup_explain *ex)
@@ -271,14 +322,14 @@ static void listen_input(stk_sock *l, int ifindex, const stk_pkt *p, const st_lo
 			      "SYN dropped, the client will retransmit", l->nacc, l->max_backlog);
 		return;
 	}
-	stk_sock *c = stk_sock_alloc(st, ST_TCP, l->core.family, l->uid, l->caps);
+	stk_sock *c = stk_sock_alloc(st, ST_TCP, l->core->family, l->uid, l->caps);
 	if (!c)
 		return;
 	stk_tcp_init_tcb(c);
 	st_sockaddr local, remote;
-	sockaddr_of(&local, l->core.family, &p->dst, p->dport);
-	sockaddr_of(&remote, l->core.family, &p->src, p->sport);
-	if (st_accept_child(st->net, &l->core, &c->core, &local, &remote, ST_SYN_RECV)) {
+	sockaddr_of(&local, l->core->family, &p->dst, p->dport);
+	sockaddr_of(&remote, l->core->family, &p->src, p->sport);
+	if (st_accept_child(st->net, l->core, c->core, &local, &remote, ST_SYN_RECV)) {
 		stk_sock_free_now(c);
 		return;
 	}
@@ -345,8 +396,8 @@ static void tw_input(stk_sock *sk, int ifindex, const stk_pkt *p)
 	if (p->flags & STK_TH_RST) {
 		/* tcp_rfc1337 = 0: a reset ends TIME_WAIT early. */
 		stk_tcp_stop_timers(sk);
-		st_close(st->net, &sk->core);
-		sk->core.state = ST_CLOSE;
+		st_close(st->net, sk->core);
+		sk->core->state = ST_CLOSE;
 		stk_sock_maybe_free(sk);
 		return;
 	}
@@ -355,8 +406,8 @@ static void tw_input(stk_sock *sk, int ifindex, const stk_pkt *p)
 		stk_trace(st, "SYN for a TIME-WAIT 4-tuple with a newer sequence: the TIME-WAIT "
 			      "record gives way to a listener");
 		stk_tcp_stop_timers(sk);
-		st_close(st->net, &sk->core);
-		sk->core.state = ST_CLOSE;
+		st_close(st->net, sk->core);
+		sk->core->state = ST_CLOSE;
 		stk_sock_maybe_free(sk);
 		stk_tcp_input(st, ifindex, p);
 		return;
@@ -414,7 +465,7 @@ static void synchronized_input(stk_sock *sk, const stk_pkt *p)
 	stk_stack *st = sk->stack;
 	stk_tcb *tb = &sk->tcb;
 	uint32_t wnd = stk_tcp_rcv_window(sk);
-	st_state s = (st_state)sk->core.state;
+	st_state s = (st_state)sk->core->state;
 
 	/* Second half of a simultaneous open: SYN-ACK for our SYN. */
 	if (s == ST_SYN_RECV && (p->flags & (STK_TH_SYN | STK_TH_ACK)) == (STK_TH_SYN | STK_TH_ACK) &&
@@ -571,7 +622,7 @@ void stk_tcp_input(stk_stack *st, int ifindex, const stk_pkt *p)
 		return;
 	}
 	stk_sock *sk = stk_of(c);
-	switch ((st_state)sk->core.state) {
+	switch ((st_state)sk->core->state) {
 	case ST_LISTEN:
 		listen_input(sk, ifindex, p, st->tracing ? &ex : NULL);
 		return;
@@ -606,13 +657,13 @@ void stk_tcp_err(stk_stack *st, const stk_pkt *p)
 		return;
 	stk_sock *sk = stk_of(c);
 	/* Port unreachable is a hard error only while connecting. */
-	if (sk->core.state == ST_SYN_SENT)
+	if (sk->core->state == ST_SYN_SENT)
 		stk_tcp_done(sk, ECONNREFUSED);
 }
 
 int stk_tcp_shutdown_wr(stk_sock *sk)
 {
-	switch ((st_state)sk->core.state) {
+	switch ((st_state)sk->core->state) {
 	case ST_ESTABLISHED:
 	case ST_SYN_RECV:
 		stk_tcp_set_state(sk, ST_FIN_WAIT1);
@@ -631,21 +682,21 @@ int stk_tcp_shutdown_wr(stk_sock *sk)
 void stk_tcp_close(stk_sock *sk)
 {
 	stk_stack *st = sk->stack;
-	st_state s = (st_state)sk->core.state;
+	st_state s = (st_state)sk->core->state;
 	sk->shut_rd = true;
 	switch (s) {
 	case ST_CLOSE:
 	case ST_SYN_SENT:
 		stk_tcp_stop_timers(sk);
-		if (sk->core.flags & (ST_F_HASHED | ST_F_EHASHED | ST_F_LHASHED))
-			st_close(st->net, &sk->core);
-		sk->core.state = ST_CLOSE;
+		if (sk->core->flags & (ST_F_HASHED | ST_F_EHASHED | ST_F_LHASHED))
+			st_close(st->net, sk->core);
+		sk->core->state = ST_CLOSE;
 		stk_sock_maybe_free(sk);
 		return;
 	case ST_LISTEN:
 		stk_tcp_listen_stop(sk);
-		st_close(st->net, &sk->core);
-		sk->core.state = ST_CLOSE;
+		st_close(st->net, sk->core);
+		sk->core->state = ST_CLOSE;
 		stk_sock_maybe_free(sk);
 		return;
 	case ST_TIME_WAIT:

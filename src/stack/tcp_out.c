@@ -70,7 +70,7 @@ uint16_t stk_tcp_mss_for(stk_stack *st, int family, int ifindex)
 
 static int pkt_family(const stk_sock *sk)
 {
-	return st_addr_is_v4mapped(&sk->core.raddr) ? ST_AF_INET : ST_AF_INET6;
+	return st_addr_is_v4mapped(&sk->core->raddr) ? ST_AF_INET : ST_AF_INET6;
 }
 
 uint32_t stk_tcp_tsval(const stk_sock *sk)
@@ -99,10 +99,10 @@ static void xmit(stk_sock *sk, uint32_t seq, uint8_t flags, const uint8_t *data,
 	memset(&p, 0, sizeof(p));
 	p.family = (uint8_t)pkt_family(sk);
 	p.proto = STK_IPPROTO_TCP;
-	p.src = sk->core.laddr;
-	p.dst = sk->core.raddr;
-	p.sport = sk->core.lport;
-	p.dport = sk->core.rport;
+	p.src = sk->core->laddr;
+	p.dst = sk->core->raddr;
+	p.sport = sk->core->lport;
+	p.dport = sk->core->rport;
 	p.seq = seq;
 	p.flags = flags;
 	p.wscale = 0xff;
@@ -133,7 +133,7 @@ static void xmit(stk_sock *sk, uint32_t seq, uint8_t flags, const uint8_t *data,
 	}
 	p.payload = data;
 	p.len = len;
-	stk_ip_output(sk->stack, &p, sk->core.dev);
+	stk_ip_output(sk->stack, &p, sk->core->dev);
 }
 
 static void arm_rtx(stk_sock *sk)
@@ -150,10 +150,10 @@ static uint32_t isn_for(stk_sock *sk)
 		uint16_t lp, rp;
 	} k;
 	memset(&k, 0, sizeof(k));
-	k.l = sk->core.laddr;
-	k.r = sk->core.raddr;
-	k.lp = sk->core.lport;
-	k.rp = sk->core.rport;
+	k.l = sk->core->laddr;
+	k.r = sk->core->raddr;
+	k.lp = sk->core->lport;
+	k.rp = sk->core->rport;
 	st_sipkey key = { st->isn_k0, st->isn_k1 };
 	/* RFC 6528: a keyed hash of the 4-tuple plus a clock (Linux: ns >> 6). */
 	return (uint32_t)st_siphash(&key, &k, sizeof(k)) + (uint32_t)(stk_now(st) >> 6);
@@ -173,7 +173,7 @@ static void init_send_side(stk_sock *sk, int ifindex)
 	struct {
 		uint32_t iss;
 		uint16_t p;
-	} k = { tb->iss, sk->core.lport };
+	} k = { tb->iss, sk->core->lport };
 	st_sipkey key = { sk->stack->isn_k1, sk->stack->isn_k0 };
 	tb->ts_offset = (uint32_t)st_siphash(&key, &k, sizeof(k));
 }
@@ -182,7 +182,7 @@ static int route_dev(stk_sock *sk)
 {
 	st_addr src;
 	int ifindex = ST_IFINDEX_LO;
-	if (stk_ip_route(sk->stack, pkt_family(sk), &sk->core.raddr, sk->core.dev, &src, &ifindex))
+	if (stk_ip_route(sk->stack, pkt_family(sk), &sk->core->raddr, sk->core->dev, &src, &ifindex))
 		ifindex = ST_IFINDEX_LO;
 	return ifindex;
 }
@@ -251,7 +251,7 @@ static uint32_t data_end(const stk_tcb *tb)
 
 static bool sending_state(const stk_sock *sk)
 {
-	switch ((st_state)sk->core.state) {
+	switch ((st_state)sk->core->state) {
 	case ST_ESTABLISHED:
 	case ST_CLOSE_WAIT:
 	case ST_FIN_WAIT1:
@@ -396,7 +396,7 @@ void stk_tcp_ack_received(stk_sock *sk, uint32_t ack, uint32_t wnd, const stk_pk
 void stk_tcp_window_update(stk_sock *sk)
 {
 	stk_tcb *tb = &sk->tcb;
-	if (!sending_state(sk) && sk->core.state != ST_FIN_WAIT2)
+	if (!sending_state(sk) && sk->core->state != ST_FIN_WAIT2)
 		return;
 	uint32_t wnd = stk_tcp_rcv_window(sk);
 	uint32_t new_edge = tb->rcv_nxt + ((wnd >> tb->rcv_wscale) << tb->rcv_wscale);
@@ -420,7 +420,7 @@ static void rtx_fire(stk_timer *t)
 	stk_tcb *tb = &sk->tcb;
 	tb->rtt_timing = false;
 	tb->rto = tb->rto * 2 > TCP_RTO_MAX ? TCP_RTO_MAX : tb->rto * 2;
-	switch ((st_state)sk->core.state) {
+	switch ((st_state)sk->core->state) {
 	case ST_SYN_SENT:
 		if (++tb->retries > TCP_SYN_RETRIES) {
 			stk_tcp_done(sk, ETIMEDOUT);

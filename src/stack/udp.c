@@ -38,22 +38,22 @@ int stk_udp_sendto(stk_sock *sk, const st_sockaddr *to, const uint8_t *data, siz
 {
 	stk_stack *st = sk->stack;
 	(void)cred;
-	if (!(sk->core.flags & ST_F_HASHED)) {
-		int err = st_autobind(st->net, &sk->core);
+	if (!(sk->core->flags & ST_F_HASHED)) {
+		int err = st_autobind(st->net, sk->core);
 		if (err)
 			return err;
 	}
 	st_addr dst;
 	uint16_t dport;
 	if (to) {
-		if (sk->core.family == ST_AF_INET) {
+		if (sk->core->family == ST_AF_INET) {
 			if (to->family != ST_AF_INET)
 				return -EAFNOSUPPORT;
 		} else if (to->family == ST_AF_INET6) {
-			if (st_addr_is_v4mapped(&to->addr) && (sk->core.flags & ST_F_V6ONLY))
+			if (st_addr_is_v4mapped(&to->addr) && (sk->core->flags & ST_F_V6ONLY))
 				return -ENETUNREACH;
 		} else if (to->family == ST_AF_INET) {
-			if (sk->core.flags & ST_F_V6ONLY)
+			if (sk->core->flags & ST_F_V6ONLY)
 				return -ENETUNREACH;
 		} else {
 			return -EAFNOSUPPORT;
@@ -63,20 +63,20 @@ int stk_udp_sendto(stk_sock *sk, const st_sockaddr *to, const uint8_t *data, siz
 		if (dport == 0)
 			return -EINVAL;
 	} else {
-		if (sk->core.state != ST_ESTABLISHED)
+		if (sk->core->state != ST_ESTABLISHED)
 			return -EDESTADDRREQ;
-		dst = sk->core.raddr;
-		dport = sk->core.rport;
+		dst = sk->core->raddr;
+		dport = sk->core->rport;
 	}
 	bool v4 = st_addr_is_v4mapped(&dst);
 	if (len > (v4 ? 65507u : 65527u))
 		return -EMSGSIZE;
 	st_addr src;
 	int ifindex;
-	int err = stk_ip_route(st, v4 ? ST_AF_INET : ST_AF_INET6, &dst, sk->core.dev, &src, &ifindex);
+	int err = stk_ip_route(st, v4 ? ST_AF_INET : ST_AF_INET6, &dst, sk->core->dev, &src, &ifindex);
 	if (err)
 		return err;
-	if (is_broadcast(st, &dst) && !(sk->core.flags & ST_F_BROADCAST))
+	if (is_broadcast(st, &dst) && !(sk->core->flags & ST_F_BROADCAST))
 		return -EACCES;
 	if (sk->so_error) {
 		int e = sk->so_error;
@@ -87,20 +87,20 @@ int stk_udp_sendto(stk_sock *sk, const st_sockaddr *to, const uint8_t *data, siz
 		return -EPIPE;
 	/* A socket bound to an address sends from it; a wildcard one from
 	 * the route's choice. */
-	if (!st_addr_is_any6(&sk->core.laddr) && !st_addr_is_any4(&sk->core.laddr))
-		src = sk->core.laddr;
+	if (!st_addr_is_any6(&sk->core->laddr) && !st_addr_is_any4(&sk->core->laddr))
+		src = sk->core->laddr;
 	stk_pkt p;
 	memset(&p, 0, sizeof(p));
 	p.family = v4 ? ST_AF_INET : ST_AF_INET6;
 	p.proto = STK_IPPROTO_UDP;
 	p.src = src;
 	p.dst = dst;
-	p.sport = sk->core.lport;
+	p.sport = sk->core->lport;
 	p.dport = dport;
 	p.wscale = 0xff;
 	p.payload = data;
 	p.len = len;
-	return stk_ip_output(st, &p, sk->core.dev);
+	return stk_ip_output(st, &p, sk->core->dev);
 }
 
 static void deliver(stk_sock *sk, const stk_pkt *p)
@@ -115,7 +115,7 @@ static void deliver(stk_sock *sk, const stk_pkt *p)
 	if (p->len)
 		memcpy(d->data, p->payload, p->len);
 	memset(&d->from, 0, sizeof(d->from));
-	d->from.family = sk->core.family;
+	d->from.family = sk->core->family;
 	d->from.addr = p->src;
 	d->from.port = p->sport;
 	if (sk->dq_tail)
@@ -209,7 +209,7 @@ void stk_udp_err(stk_stack *st, const stk_pkt *p)
 		return;
 	stk_sock *sk = stk_of(c);
 	/* Without IP_RECVERR only a connected socket hears of it. */
-	if (sk->core.state != ST_ESTABLISHED)
+	if (sk->core->state != ST_ESTABLISHED)
 		return;
 	stk_trace(st, "ICMP port unreachable for the connected UDP socket: its next call "
 		      "returns ECONNREFUSED");
