@@ -276,7 +276,7 @@ static _Noreturn void worker_start(int chan, int nsfd, uint32_t uid, uint32_t ca
 {
 	kr_rsp rsp;
 	const char *where = NULL;
-	int r = 0, at = chan_slot(), null;
+	int r = 0, at = chan_slot();
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
@@ -288,11 +288,7 @@ static _Noreturn void worker_start(int chan, int nsfd, uint32_t uid, uint32_t ca
 	}
 	if (r == 0)
 		r = set_creds(uid, caps, &where);
-	null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-	}
+	kr_child_stdio();
 	if (kr_child_reset(chan, at) < 0)
 		_exit(1);
 	signal(SIGPIPE, SIG_IGN);

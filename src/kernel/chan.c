@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -164,6 +165,17 @@ int kr_child_reset(int keep, int at)
 	if (close_range((unsigned)at + 1, ~0u, 0) < 0)
 		return -errno;
 	return 0;
+}
+
+void kr_child_stdio(void)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null < 0)
+		return;
+	dup2(null, 0);
+	dup2(null, 1);
+	close(null);
 }
 
 void kr_child_unblock(void)

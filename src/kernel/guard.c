@@ -237,6 +237,9 @@ int kr_guard_start(kr_guard *g, char *msg, size_t msglen)
 	if (pid == 0) {
 		/* Its own session: a Ctrl-C at the terminal must not take it down. */
 		setsid();
+		/* Hold none of the runner's stdin/stdout: a reader waiting for end
+		 * of file on the runner's output must not wait for us. */
+		kr_child_stdio();
 		if (kr_child_reset(sv[1], 3) < 0)
 			_exit(1);
 		signal(SIGINT, SIG_IGN);

@@ -113,6 +113,8 @@ _Noreturn void kr_worker_main(int chan);
  */
 int kr_child_reset(int keep, int at);
 void kr_child_unblock(void);
+/* Point stdin and stdout at /dev/null (stderr stays, for crash reports). */
+void kr_child_stdio(void);
 
 /* Block every signal (around fork), and put the old mask back. */
 void kr_block_signals(sigset_t *old);

@@ -199,6 +199,9 @@ static int relay_start(kr_relay *r, kr_guard *g, char *msg, size_t msglen)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(1);
+		/* Hold none of the runner's stdin/stdout: a reader waiting for end
+		 * of file on the runner's output must not wait for us. */
+		kr_child_stdio();
 		if (kr_child_reset(sv[1], 3) < 0)
 			_exit(1);
 		signal(SIGPIPE, SIG_IGN);
