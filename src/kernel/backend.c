@@ -67,7 +67,7 @@
 
 /* How long things may take (docs/conformance.md explains each). */
 enum {
-	CONNECT_TIMEOUT_MS = 3000,     /* blocking connect, plus 4 x the largest link delay */
+	CONNECT_TIMEOUT_MS = 5000,     /* blocking connect, plus 4 x the largest link delay */
 	CALL_MARGIN_MS = 5000,         /* a worker must answer within its call + this */
 	READY_TIMEOUT_MS = 5000,       /* a new process must be set up within this */
 	EXIT_TIMEOUT_MS = 5000,        /* a process must be gone within this after `exit` */
