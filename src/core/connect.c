@@ -340,6 +340,7 @@ struct route_choice {
 	st_addr src;    /* chosen source */
 	st_addr dst;    /* destination after the 0.0.0.0 rewrite */
 	int ifindex;
+	int32_t dev;    /* the socket's device afterwards: a scope id binds it */
 };
 
 static int route_v4(st_net *net, const st_sock *sk, uint32_t dst, bool is_udp, struct route_choice *rc)
@@ -376,6 +377,7 @@ static int route_v4(st_net *net, const st_sock *sk, uint32_t dst, bool is_udp, s
 	}
 	rc->src = st_addr_v4(src);
 	rc->ifindex = r.ifindex;
+	rc->dev = sk->dev;
 	return 0;
 }
 
@@ -406,6 +408,9 @@ static int route_v6(st_net *net, const st_sock *sk, const st_sockaddr *sa, int a
 	rc->dst = dst;
 	rc->src = sk->kind == K_V6SPEC ? sk->laddr : src;
 	rc->ifindex = oif;
+	/* tcp_v6_connect / __ip6_datagram_connect: the scope id of a
+	 * link-local destination becomes the socket's bound device (E20). */
+	rc->dev = dev;
 	return 0;
 }
 
@@ -491,15 +496,17 @@ static int ehash_add(st_net *net, st_sock *sk)
 	return 0;
 }
 
-/* Move a hashed socket to another local address (same port), keeping its
- * place in the port's primary order.  All memory was reserved in p/nc. */
+/* Move a hashed socket to another local address and/or device (same
+ * port), keeping its place in the port's primary order; a socket in a
+ * lookup chain goes to the head of its new chain.  All memory was
+ * reserved in p/nc. */
 void sock_rehash_addr(st_net *net, st_sock *sk, const st_addr *newaddr, int newkind,
-		      st_owner_prep *p, struct st_chain *nc)
+		      int32_t dev, st_owner_prep *p, struct st_chain *nc)
 {
 	bool lh = sk_has(sk, ST_F_LHASHED);
 	if (lh)
 		chain_unlink(net, sk);
-	owner_move(net, sk, newaddr, newkind, sk->dev, p);
+	owner_move(net, sk, newaddr, newkind, dev, p);
 	if (lh && nc)
 		chain_link(net, sk, nc, false);
 }
@@ -523,6 +530,7 @@ static int tcp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
 	st_sock probe = *sk;
 	probe.raddr = rc.dst;
 	probe.rport = sa->port;
+	probe.dev = rc.dev;
 	st_addr src = rc.src;
 	int newkind = kind_of(sk->family, &src, sk_has(sk, ST_F_V6ONLY));
 	bool had_port = sk_has(sk, ST_F_HASHED);
@@ -557,11 +565,12 @@ static int tcp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
 	}
 	/* Reserve everything, then commit. */
 	st_owner_prep p;
-	bool need_owner = !had_port || !st_addr_equal(&src, &sk->laddr);
+	bool need_owner = !had_port || !st_addr_equal(&src, &sk->laddr) || rc.dev != sk->dev;
 	if (need_owner) {
 		st_sock tmp = *sk;
 		tmp.lport = port;
-		err = owner_prepare(net, &tmp, ST_TCP, port, newkind, &src, sk->dev, &p);
+		tmp.dev = rc.dev;
+		err = owner_prepare(net, &tmp, ST_TCP, port, newkind, &src, rc.dev, &p);
 		if (err)
 			return err;
 	}
@@ -586,18 +595,17 @@ static int tcp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
 			owner_abort(net, &p);
 		return err;
 	}
-	if (tw)
-		tw_kill(net, tw);
 	sk->raddr = probe.raddr;
 	sk->rport = probe.rport;
 	if (had_port) {
 		if (need_owner)
-			sock_rehash_addr(net, sk, &src, newkind, &p, NULL);
+			sock_rehash_addr(net, sk, &src, newkind, rc.dev, &p, NULL);
 		sk->flags |= ST_F_ASSIGNED_SRC * !sk_has(sk, ST_F_BINDADDR_LOCK);
 	} else {
 		sk->lport = port;
 		sk->laddr = src;
 		sk->kind = (uint8_t)newkind;
+		sk->dev = rc.dev;
 		sk->flags |= ST_F_CONNECT_BIND | ST_F_ASSIGNED_SRC;
 		struct st_portbkt *b = p.bkt;
 		bool fresh = p.new_bkt;
@@ -616,6 +624,13 @@ static int tcp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
 	ehash_add(net, sk);
 	if (d)
 		dest_add(net, sk, d, dc, bits);
+	/* The TIME_WAIT goes last, as in __inet_hash_connect (its bind
+	 * unhash follows the new socket's bind hash): it may be the only
+	 * other owner of the port bucket, of the aggregates and of the
+	 * destination record that were prepared above, and must not free
+	 * them before the new socket holds them. */
+	if (tw)
+		tw_kill(net, tw);
 	explain_set(ex, 0, ST_RULE_NONE, NULL, "connecting");
 	return 0;
 }
@@ -664,7 +679,7 @@ static int tcp_unconnect(st_net *net, st_sock *sk)
 		sk->lport = 0;
 	}
 	if (move) {
-		sock_rehash_addr(net, sk, &any, nk, &p, NULL);
+		sock_rehash_addr(net, sk, &any, nk, sk->dev, &p, NULL);
 	} else if (reset && !sk_has(sk, ST_F_HASHED)) {
 		sk->laddr = any;
 		sk->kind = K_NONE;
@@ -703,32 +718,45 @@ static int udp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
 				    "no free UDP port for the automatic bind");
 			return -EAGAIN;
 		}
-		err = port_take_prepare(net, sk, port, kind, &sk->laddr, &tp);
-		if (err) {
-			explain_set(ex, -ENOMEM, ST_RULE_NOMEM, NULL, "out of memory");
-			return err;
-		}
 		cur.lport = port;
 		cur.kind = (uint8_t)kind;
 	}
 	struct route_choice rc;
-	err = connect_route(net, &cur, sa, addrlen, &rc, ex);
-	if (err) {
-		if (autobind)
-			port_take_commit(net, sk, &tp, false);
-		return err;
-	}
+	int rerr = connect_route(net, &cur, sa, addrlen, &rc, ex);
 	bool wildcard = cur.kind == K_V4ANY || cur.kind == K_DUALANY || cur.kind == K_V6ANYONLY;
+	if (autobind) {
+		/* A device the connect binds (a scope id, E20) is folded into
+		 * the autobind of a socket on a specific address; a wildcard
+		 * socket moves with its re-hash below. */
+		st_sock ab = *sk;
+		if (!rerr && !wildcard)
+			ab.dev = rc.dev;
+		err = port_take_prepare(net, &ab, cur.lport, cur.kind, &sk->laddr, &tp);
+		if (err) {
+			explain_set(ex, -ENOMEM, ST_RULE_NOMEM, NULL, "out of memory");
+			return err;
+		}
+		cur.dev = ab.dev;
+		if (rerr) {
+			port_take_commit(net, sk, &tp, false);
+			return rerr;
+		}
+	} else if (rerr) {
+		return rerr;
+	}
 	st_addr src = wildcard ? rc.src : cur.laddr;
 	int newkind = kind_of(sk->family, &src, sk_has(sk, ST_F_V6ONLY));
+	bool devchange = rc.dev != cur.dev;
 	st_owner_prep p;
 	struct st_chain *nc = NULL;
 	bool ncc = false;
-	if (wildcard) {
+	err = 0;
+	if (wildcard || devchange) {
 		st_sock tmp = cur;
 		tmp.laddr = src;
 		tmp.kind = (uint8_t)newkind;
-		err = owner_prepare(net, &tmp, ST_UDP, cur.lport, newkind, &src, sk->dev, &p);
+		tmp.dev = rc.dev;
+		err = owner_prepare(net, &tmp, ST_UDP, cur.lport, newkind, &src, rc.dev, &p);
 		if (!err) {
 			err = chain_prepare(net, &tmp, &nc, &ncc);
 			if (err)
@@ -737,7 +765,7 @@ static int udp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
 	}
 	if (!err) {
 		err = st_ehash_reserve(&net->udp_e);
-		if (err && wildcard) {
+		if (err && (wildcard || devchange)) {
 			chain_abort(net, nc, ncc);
 			owner_abort(net, &p);
 		}
@@ -748,8 +776,10 @@ static int udp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
 		explain_set(ex, err, ST_RULE_NOMEM, NULL, "out of memory");
 		return err;
 	}
-	if (autobind)
+	if (autobind) {
+		sk->dev = cur.dev;
 		port_take_commit(net, sk, &tp, false);
+	}
 	if (sk_has(sk, ST_F_EHASHED)) {
 		st_ehash_remove(&net->udp_e, sk);
 		sk->flags &= ~ST_F_EHASHED;
@@ -764,16 +794,25 @@ static int udp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
 	bool first = sk->state != ST_ESTABLISHED;
 	sk->state = ST_ESTABLISHED; /* from here on chain_link parks it */
 	if (wildcard) {
-		sock_rehash_addr(net, sk, &src, newkind, &p, nc);
+		sock_rehash_addr(net, sk, &src, newkind, rc.dev, &p, nc);
 		sk->flags |= ST_F_ASSIGNED_SRC;
-	} else if (first) {
-		chain_park(net, sk);
-		/* E16: on 6.18 the first connect() of an AF_INET6 socket on a
-		 * native address puts it at the head of its hash2 chain
-		 * (IPv4 and v4-mapped sockets keep their place, E15a/E16f);
-		 * a re-connect does not move it again (E16e). */
-		if (sk->kind == K_V6SPEC)
-			chain_move_head(net, sk);
+	} else {
+		if (devchange) {
+			/* Same chain (same address); nc is that chain. */
+			int32_t old_dev = sk->dev;
+			owner_move(net, sk, &sk->laddr, sk->kind, rc.dev, &p);
+			chain_set_dev(net, sk, old_dev, rc.dev);
+		}
+		if (first) {
+			chain_park(net, sk);
+			/* E16: on 6.18 the first connect() of an AF_INET6
+			 * socket on a native address puts it at the head of
+			 * its hash2 chain (IPv4 and v4-mapped sockets keep
+			 * their place, E15a/E16f); a re-connect does not move
+			 * it again (E16e). */
+			if (sk->kind == K_V6SPEC)
+				chain_move_head(net, sk);
+		}
 	}
 	if (first)
 		sk->conn_seq = ++net->seq;

@@ -368,7 +368,7 @@ void port_take_commit(st_net *net, st_sock *sk, st_take_prep *tp, bool connect_b
 void port_release(st_net *net, st_sock *sk);
 int udp_hash_chain(st_net *net, st_sock *sk);
 void sock_rehash_addr(st_net *net, st_sock *sk, const st_addr *newaddr, int newkind,
-		      st_owner_prep *p, struct st_chain *nc);
+		      int32_t dev, st_owner_prep *p, struct st_chain *nc);
 void tw_fifo_remove(st_net *net, st_sock *sk);
 void conn_dest_del(st_net *net, st_sock *sk);
 void explain_set(st_explain *ex, int err, st_rule rule, const st_sock *conflict,
