@@ -17,16 +17,6 @@
 
 enum { DEFAULT_LO = 32768, DEFAULT_HI = 60999 };
 
-static void mark_written(sc_portmap *pm, uint16_t port)
-{
-	pm->written[port / 8] |= (uint8_t)(1u << (port % 8));
-}
-
-static bool is_written(const sc_portmap *pm, uint16_t port)
-{
-	return pm->written[port / 8] & (1u << (port % 8));
-}
-
 static void widen(sc_portmap *pm, long lo, long hi)
 {
 	if (lo < 1 || hi > 65535 || lo > hi)
@@ -86,12 +76,6 @@ int sc_portmap_init(sc_portmap *pm, const sc_script *s)
 			break;
 		}
 		switch (st->verb) {
-		case SC_V_BIND:
-		case SC_V_CONNECT:
-		case SC_V_SENDTO:
-			if (st->u.io.addr && st->u.io.addr->sa.port)
-				mark_written(pm, st->u.io.addr->sa.port);
-			break;
 		case SC_V_SETSOCKOPT:
 			if (st->u.opt.opt == SC_IP_LOCAL_PORT_RANGE && st->u.opt.val)
 				widen(pm, (long)st->u.opt.val->i, (long)st->u.opt.val->i2);
@@ -105,6 +89,7 @@ int sc_portmap_init(sc_portmap *pm, const sc_script *s)
 
 typedef struct pending {
 	uint16_t m[64], k[64];
+	bool t[64];      /* the pairing is in the TCP port space */
 	int n;
 	bool overflow;
 	bool tcp;        /* the ports being compared are TCP ports */
@@ -113,15 +98,20 @@ typedef struct pending {
 /* May model port pm_ appear where the kernel shows pk? */
 static bool port_ok(const sc_portmap *pm, pending *p, uint16_t a, uint16_t b)
 {
-	uint32_t mk = pm->m2k[a], km = pm->k2m[b];
+	int sp = p->tcp;
+	uint32_t mk = pm->m2k[sp][a], km = pm->k2m[sp][b];
 	if (mk || km)
 		return mk == (uint32_t)b + 1 && km == (uint32_t)a + 1;
 	for (int i = 0; i < p->n; i++) {
+		if (p->t[i] != p->tcp)
+			continue;
 		if (p->m[i] == a || p->k[i] == b)
 			return p->m[i] == a && p->k[i] == b;
 	}
 	if (a != b) {
-		if (a == 0 || b == 0 || is_written(pm, a) || is_written(pm, b))
+		/* A written port inside the range may be one the system chose
+		 * too; outside the range the range test already refuses it. */
+		if (a == 0 || b == 0)
 			return false;
 		if (a < pm->range_lo || a > pm->range_hi || b < pm->range_lo || b > pm->range_hi)
 			return false;
@@ -134,6 +124,7 @@ static bool port_ok(const sc_portmap *pm, pending *p, uint16_t a, uint16_t b)
 	}
 	p->m[p->n] = a;
 	p->k[p->n] = b;
+	p->t[p->n] = p->tcp;
 	p->n++;
 	return true;
 }
@@ -141,9 +132,10 @@ static bool port_ok(const sc_portmap *pm, pending *p, uint16_t a, uint16_t b)
 static void commit(sc_portmap *pm, const pending *p)
 {
 	for (int i = 0; i < p->n; i++) {
-		if (!pm->m2k[p->m[i]]) {
-			pm->m2k[p->m[i]] = (uint32_t)p->k[i] + 1;
-			pm->k2m[p->k[i]] = (uint32_t)p->m[i] + 1;
+		int sp = p->t[i];
+		if (!pm->m2k[sp][p->m[i]]) {
+			pm->m2k[sp][p->m[i]] = (uint32_t)p->k[i] + 1;
+			pm->k2m[sp][p->k[i]] = (uint32_t)p->m[i] + 1;
 			if (p->m[i] != p->k[i])
 				pm->pairs++;
 		}

@@ -9,9 +9,10 @@
  *   1. Ports the system chose (connect, bind/listen of port 0, autobind):
  *      a port the model shows is matched to the port the kernel shows at
  *      the same place, once, and from then on that pairing must hold in
+ *      its protocol's port space
  *      both directions (so distinct ports stay distinct).  A pairing of
- *      two different numbers is accepted only when neither port is written
- *      in the scenario, both lie in an ephemeral range in force (the
+ *      two different numbers is accepted only when both lie in an
+ *      ephemeral range in force (the
  *      hosts' ip_local_port_range or a socket's IP_LOCAL_PORT_RANGE), and
  *      both have the same parity for TCP (connect takes even ports first,
  *      bind(0) odd ones; UDP has no parity rule).
@@ -30,16 +31,16 @@
 #include "scenario/run.h"
 
 typedef struct sc_portmap {
-	uint32_t m2k[65536];   /* model port -> kernel port + 1, 0 unknown */
-	uint32_t k2m[65536];
-	uint8_t written[65536 / 8];  /* ports written in the scenario */
+	/* [0] UDP, [1] TCP: the two port spaces are paired separately. */
+	uint32_t m2k[2][65536];   /* model port -> kernel port + 1, 0 unknown */
+	uint32_t k2m[2][65536];
 	uint16_t range_lo, range_hi; /* union of the ranges in force */
 	uint32_t pairs;        /* pairings of two different numbers */
 	int8_t *slot_tcp;      /* per variable slot: 1 TCP, 0 UDP, -1 unknown */
 	uint32_t nslots;
 } sc_portmap;
 
-/* Collects the written ports, the ranges and the protocol of every
+/* Collects the ranges in force and the protocol of every
  * variable of the script.  -ENOMEM; sc_portmap_free releases. */
 int sc_portmap_init(sc_portmap *pm, const sc_script *s);
 void sc_portmap_free(sc_portmap *pm);

@@ -427,8 +427,8 @@ int stk_send(stk_sock *sk, const uint8_t *data, size_t len)
 	if (!sk || (!data && len))
 		return -EINVAL;
 	if (sk->core->proto == ST_UDP) {
-		if (sk->core->state != ST_ESTABLISHED)
-			return -EDESTADDRREQ;
+		/* The automatic bind comes first, even when the send then
+		 * fails with EDESTADDRREQ (inet_send_prepare). */
 		st_cred c = { sk->uid, sk->caps };
 		return stk_udp_sendto(sk, NULL, data, len, &c);
 	}

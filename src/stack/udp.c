@@ -68,6 +68,16 @@ int stk_udp_sendto(stk_sock *sk, const st_sockaddr *to, const uint8_t *data, siz
 		dst = sk->core->raddr;
 		dport = sk->core->rport;
 	}
+	/* The unspecified destination means this host (a BSD-ism Linux
+	 * keeps): 0.0.0.0 becomes the bound address or 127.0.0.1
+	 * (__ip_route_output_key), :: becomes ::1 (udpv6_sendmsg). */
+	if (st_addr_is_any4(&dst)) {
+		bool bound4 = st_addr_is_v4mapped(&sk->core->laddr) && !st_addr_is_any4(&sk->core->laddr);
+		dst = bound4 ? sk->core->laddr : st_addr_v4(0x7f000001);
+	} else if (st_addr_is_any6(&dst)) {
+		memset(&dst, 0, sizeof(dst));
+		dst.b[15] = 1;
+	}
 	bool v4 = st_addr_is_v4mapped(&dst);
 	if (len > (v4 ? 65507u : 65527u))
 		return -EMSGSIZE;
@@ -87,8 +97,12 @@ int stk_udp_sendto(stk_sock *sk, const st_sockaddr *to, const uint8_t *data, siz
 		return -EPIPE;
 	/* A socket bound to an address sends from it; a wildcard one from
 	 * the route's choice. */
-	if (!st_addr_is_any6(&sk->core->laddr) && !st_addr_is_any4(&sk->core->laddr))
+	if (!st_addr_is_any6(&sk->core->laddr) && !st_addr_is_any4(&sk->core->laddr) &&
+	    st_addr_is_v4mapped(&sk->core->laddr) == v4)
 		src = sk->core->laddr;
+	/* An IPv6-bound socket sending to a v4-mapped peer has no IPv4
+	 * address of its own: the route's source is used, as Linux uses the
+	 * socket's separate inet_saddr. */
 	stk_pkt p;
 	memset(&p, 0, sizeof(p));
 	p.family = v4 ? ST_AF_INET : ST_AF_INET6;

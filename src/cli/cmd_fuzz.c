@@ -1,0 +1,242 @@
+/*
+ * src/cli/cmd_fuzz.c - `socktab fuzz`: random scenarios, model against Linux.
+ *
+ * Each generated scenario (src/scenario/gen.c) is run by the same lockstep
+ * comparison as `socktab diff`.  On the first divergence the scenario is
+ * shrunk -- statements are dropped one at a time, keeping every drop after
+ * which the file still parses and the runs still diverge -- and the
+ * minimal file is written out, so the report is a test case.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/diffrun.h"
+#include "scenario/gen.h"
+
+static const char fuzz_usage[] =
+	"usage: socktab fuzz [--seed S] [--count N] [--out DIR] [--print]\n"
+	"\n"
+	"Generates N random scenarios (seeds S, S+1, ...; default S=1, N=100) and runs\n"
+	"each on the model and on the Linux kernel, comparing them as `socktab diff`\n"
+	"does.  On a divergence the scenario is shrunk to a minimal one, written to\n"
+	"DIR/fuzz-SEED.scn (default: the current directory), its first divergence is\n"
+	"printed, and the exit status is 1.  Otherwise prints how many scenarios and\n"
+	"statements were compared and exits 0.  --print writes the scenario for seed S\n"
+	"to standard output and exits (nothing runs).\n"
+	"\n"
+	"Exit status: 0 no divergence, 1 a divergence, 2 bad usage, 77 the kernel\n"
+	"replay is not possible here.\n";
+
+/* Runs text as a scenario; 0/1/2/77 as cli_diff_script, 3 when it does not parse. */
+static int diff_text(const char *text, size_t len, FILE *out, bool quiet, sc_diff_stats *st)
+{
+	sc_script *s;
+	sc_diags d;
+	if (sc_parse("fuzz.scn", text, len, &s, &d) != 0)
+		return 3;
+	int r = cli_diff_script(s, 0, out, quiet, st);
+	sc_script_free(s);
+	return r;
+}
+
+/* Split into lines (pointers into a private copy). */
+typedef struct lines {
+	char *copy;
+	char **l;
+	size_t n;
+} lines;
+
+static int split(const char *text, lines *ls)
+{
+	ls->copy = strdup(text);
+	size_t n = 1;
+	for (const char *p = text; *p; p++)
+		n += *p == '\n';
+	ls->l = calloc(n, sizeof(char *));
+	if (!ls->copy || !ls->l) {
+		free(ls->copy);
+		free(ls->l);
+		return -ENOMEM;
+	}
+	ls->n = 0;
+	char *save = NULL;
+	for (char *t = strtok_r(ls->copy, "\n", &save); t; t = strtok_r(NULL, "\n", &save))
+		ls->l[ls->n++] = t;
+	return 0;
+}
+
+static char *join(const lines *ls, const bool *keep, size_t *len)
+{
+	size_t total = 1;
+	for (size_t i = 0; i < ls->n; i++)
+		if (keep[i])
+			total += strlen(ls->l[i]) + 1;
+	char *t = malloc(total);
+	if (!t)
+		return NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < ls->n; i++) {
+		if (!keep[i])
+			continue;
+		size_t m = strlen(ls->l[i]);
+		memcpy(t + k, ls->l[i], m);
+		k += m;
+		t[k++] = '\n';
+	}
+	t[k] = 0;
+	*len = k;
+	return t;
+}
+
+static char *shrink(const char *text)
+{
+	lines ls;
+	if (split(text, &ls))
+		return NULL;
+	bool *keep = malloc(ls.n ? ls.n : 1);
+	if (!keep) {
+		free(ls.copy);
+		free(ls.l);
+		return NULL;
+	}
+	memset(keep, 1, ls.n);
+	FILE *devnull = fopen("/dev/null", "w");
+	bool changed = true;
+	for (int pass = 0; pass < 4 && changed && devnull; pass++) {
+		changed = false;
+		for (size_t i = ls.n; i-- > 1;) {
+			if (!keep[i])
+				continue;
+			keep[i] = false;
+			size_t len;
+			char *t = join(&ls, keep, &len);
+			int r = t ? diff_text(t, len, devnull, true, NULL) : 2;
+			free(t);
+			if (r == 1)
+				changed = true;
+			else
+				keep[i] = true;
+		}
+	}
+	if (devnull)
+		fclose(devnull);
+	size_t len;
+	char *t = join(&ls, keep, &len);
+	free(keep);
+	free(ls.copy);
+	free(ls.l);
+	return t;
+}
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	*v = strtoull(s, &end, 0);
+	return errno || *end ? -EINVAL : 0;
+}
+
+static int fuzz_main(int argc, char **argv)
+{
+	uint64_t seed = 1, count = 100;
+	const char *dir = ".";
+	bool print = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(fuzz_usage, stdout);
+			return 0;
+		} else if (strcmp(a, "--seed") == 0) {
+			if (parse_u64(i + 1 < argc ? argv[++i] : NULL, &seed))
+				return cli_usage_error("fuzz", "--seed needs a number");
+		} else if (strcmp(a, "--count") == 0) {
+			if (parse_u64(i + 1 < argc ? argv[++i] : NULL, &count) || count == 0)
+				return cli_usage_error("fuzz", "--count needs a positive number");
+		} else if (strcmp(a, "--out") == 0) {
+			if (i + 1 >= argc)
+				return cli_usage_error("fuzz", "--out needs a directory");
+			dir = argv[++i];
+		} else if (strcmp(a, "--print") == 0) {
+			print = true;
+		} else {
+			return cli_usage_error("fuzz", "unknown argument '%s'", a);
+		}
+	}
+	if (print) {
+		size_t len;
+		char *t = sc_gen_scenario(seed, &len);
+		if (!t)
+			return 2;
+		fwrite(t, 1, len, stdout);
+		free(t);
+		return 0;
+	}
+	sc_diff_stats st;
+	memset(&st, 0, sizeof(st));
+	FILE *devnull = fopen("/dev/null", "w");
+	if (!devnull)
+		return 2;
+	for (uint64_t n = 0; n < count; n++) {
+		uint64_t sd = seed + n;
+		size_t len;
+		char *t = sc_gen_scenario(sd, &len);
+		if (!t) {
+			fclose(devnull);
+			return 2;
+		}
+		int r = diff_text(t, len, devnull, true, &st);
+		if (r == 3) {
+			fprintf(stderr, "socktab fuzz: seed %llu: the generator wrote a scenario that does "
+					"not parse (a generator bug); see `socktab fuzz --print --seed %llu`\n",
+				(unsigned long long)sd, (unsigned long long)sd);
+			free(t);
+			fclose(devnull);
+			return 2;
+		}
+		if (r == SC_SKIP || r == 2) {
+			free(t);
+			fclose(devnull);
+			return r;
+		}
+		if (r == 1) {
+			fprintf(stdout, "socktab fuzz: seed %llu diverges; shrinking...\n", (unsigned long long)sd);
+			char *m = shrink(t);
+			const char *keep = m ? m : t;
+			char path[4096];
+			snprintf(path, sizeof(path), "%s/fuzz-%llu.scn", dir, (unsigned long long)sd);
+			FILE *f = fopen(path, "w");
+			if (f) {
+				fputs(keep, f);
+				fclose(f);
+				fprintf(stdout, "socktab fuzz: minimal scenario written to %s\n", path);
+			} else {
+				fprintf(stderr, "socktab fuzz: cannot write %s: %s\n", path, strerror(errno));
+			}
+			diff_text(keep, strlen(keep), stdout, true, NULL);
+			free(m);
+			free(t);
+			fclose(devnull);
+			return 1;
+		}
+		free(t);
+	}
+	fclose(devnull);
+	printf("socktab fuzz: %llu scenarios, %zu statements compared, no divergence "
+	       "(%zu ports paired, %zu hash-dependent results accepted)\n",
+	       (unsigned long long)count, st.statements, st.pairs, st.by_expect);
+	return 0;
+}
+
+static const cli_cmd cmd_fuzz = {
+	.name = "fuzz",
+	.summary = "random scenarios on the model and on Linux, shrunk on divergence",
+	.usage = fuzz_usage,
+	.main = fuzz_main,
+};
+
+CLI_COMMAND(cmd_fuzz)

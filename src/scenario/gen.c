@@ -1,0 +1,330 @@
+/*
+ * src/scenario/gen.c - random scenarios for `socktab fuzz`.
+ *
+ * A generated scenario is a plain scenario file: whatever it finds can be
+ * replayed with `socktab diff`, shrunk, and kept as a test.  The generator
+ * aims at the rules where implementations get the errno wrong: several
+ * processes and uids, TCP and UDP, IPv4, IPv6, v4-mapped and wildcard
+ * addresses over a few local addresses and a few ports, every socket
+ * option of the language, small ephemeral ranges (exhaustion), TIME_WAIT,
+ * fork and SCM_RIGHTS.
+ *
+ * It avoids, by construction, the few outcomes that Linux leaves to chance
+ * or to real time, because a difference there says nothing about the
+ * model:
+ *   - traffic to a port on which a SO_REUSEPORT socket was ever bound
+ *     (which member receives is a keyed hash; bind rules are still
+ *     exercised on those ports);
+ *   - full accept queues (a dropped SYN is retransmitted after a second of
+ *     real time on the kernel but never in the model without `sleep`):
+ *     backlogs stay above the number of connections a scenario can make;
+ *   - long sleeps: scenarios are short enough to finish well inside the
+ *     one-second tcp_tw_reuse delay and the 60 s TIME_WAIT.
+ * It tracks variables statically, like the parser, so every generated
+ * file parses: a name is used only while its process holds it.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scenario/gen.h"
+
+enum { MAXP = 4, MAXV = 12, NPORTS = 6 };
+
+typedef struct gvar {
+	char name[8];
+	int kind;    /* 0 tcp4, 1 tcp6, 2 udp4, 3 udp6 */
+	bool live;
+} gvar;
+
+typedef struct gproc {
+	char name[8];
+	bool alive;
+	gvar v[MAXV];
+	int nv;
+} gproc;
+
+typedef struct gen {
+	uint64_t s;
+	char *buf;
+	size_t len, cap;
+	bool oom;
+	gproc p[MAXP];
+	int np;
+	int nextvar;
+	bool rp_port[NPORTS];   /* a reuseport socket may be bound there */
+	bool rp_any;            /* some socket asked for SO_REUSEPORT */
+	int conns;
+} gen;
+
+static const uint16_t ports[NPORTS] = { 80, 5000, 5001, 40000, 40003, 0 };
+
+static uint64_t rnd(gen *g)
+{
+	/* splitmix64 */
+	uint64_t z = (g->s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static int pick(gen *g, int n)
+{
+	return (int)(rnd(g) % (uint64_t)n);
+}
+
+static void out(gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out(gen *g, const char *fmt, ...)
+{
+	if (g->oom)
+		return;
+	char line[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (g->len + (size_t)n + 2 > g->cap) {
+		size_t nc = g->cap ? g->cap * 2 : 4096;
+		while (nc < g->len + (size_t)n + 2)
+			nc *= 2;
+		char *b = realloc(g->buf, nc);
+		if (!b) {
+			g->oom = true;
+			return;
+		}
+		g->buf = b;
+		g->cap = nc;
+	}
+	memcpy(g->buf + g->len, line, (size_t)n);
+	g->len += (size_t)n;
+	g->buf[g->len++] = '\n';
+	g->buf[g->len] = 0;
+}
+
+static const char *kinds[] = { "tcp4", "tcp6", "udp4", "udp6" };
+
+/* An address literal for a socket of this kind (sometimes the other
+ * family on purpose: the errno of a family mismatch is a rule too). */
+static void addr_for(gen *g, int kind, char *buf, size_t len, int port_idx)
+{
+	static const char *v4[] = { "127.0.0.1", "127.0.0.2", "0.0.0.0", "10.1.1.1", "192.0.2.7" };
+	static const char *v6[] = { "::1", "::", "::ffff:127.0.0.1", "::ffff:0.0.0.0", "fd00::1",
+				    "2001:db8::9" };
+	bool six = kind == 1 || kind == 3;
+	if (pick(g, 20) == 0)
+		six = !six;
+	uint16_t port = ports[port_idx];
+	if (six)
+		snprintf(buf, len, "[%s]:%u", v6[pick(g, 6)], port);
+	else
+		snprintf(buf, len, "%s:%u", v4[pick(g, 5)], port);
+}
+
+static gvar *live_var(gen *g, gproc *p)
+{
+	int n = 0;
+	for (int i = 0; i < p->nv; i++)
+		n += p->v[i].live;
+	if (!n)
+		return NULL;
+	int k = pick(g, n);
+	for (int i = 0; i < p->nv; i++)
+		if (p->v[i].live && k-- == 0)
+			return &p->v[i];
+	return NULL;
+}
+
+static gvar *new_var(gen *g, gproc *p, int kind)
+{
+	gvar *v = NULL;
+	for (int i = 0; i < p->nv; i++)
+		if (!p->v[i].live) {
+			v = &p->v[i];
+			break;
+		}
+	if (!v) {
+		if (p->nv == MAXV)
+			return NULL;
+		v = &p->v[p->nv++];
+	}
+	snprintf(v->name, sizeof(v->name), "s%d", g->nextvar++);
+	v->kind = kind;
+	v->live = true;
+	return v;
+}
+
+static gvar *find_name(gproc *p, const char *name)
+{
+	for (int i = 0; i < p->nv; i++)
+		if (p->v[i].live && strcmp(p->v[i].name, name) == 0)
+			return &p->v[i];
+	return NULL;
+}
+
+static void op(gen *g)
+{
+	int pi = pick(g, g->np);
+	gproc *p = &g->p[pi];
+	if (!p->alive)
+		return;
+	gvar *v = live_var(g, p);
+	int what = pick(g, 100);
+	char a[96];
+	if (!v || what < 14) {
+		int kind = pick(g, 4);
+		gvar *n = new_var(g, p, kind);
+		if (n)
+			out(g, "%s: %s = socket %s", p->name, n->name, kinds[kind]);
+		return;
+	}
+	bool tcp = v->kind < 2;
+	if (what < 30) {
+		static const char *opts[] = { "SO_REUSEADDR", "SO_REUSEPORT", "IPV6_V6ONLY",
+					      "IP_FREEBIND", "IP_BIND_ADDRESS_NO_PORT", "SO_BROADCAST" };
+		int o = pick(g, 6);
+		if (o == 1 && pick(g, 2))
+			o = 0;
+		out(g, "%s: setsockopt %s %s %d", p->name, v->name, opts[o], pick(g, 4) ? 1 : 0);
+		if (o == 1) {
+			/* Any port it may later bind is now off limits for traffic. */
+			for (int i = 0; i < NPORTS; i++)
+				g->rp_port[i] = true;
+			g->rp_any = true;
+		}
+		return;
+	}
+	if (what < 48) {
+		int pidx = pick(g, NPORTS);
+		addr_for(g, v->kind, a, sizeof(a), pidx);
+		out(g, "%s: bind %s %s", p->name, v->name, a);
+		return;
+	}
+	if (what < 56) {
+		if (tcp)
+			out(g, "%s: listen %s", p->name, v->name);
+		else
+			out(g, "%s: getsockname %s", p->name, v->name);
+		return;
+	}
+	if (what < 68) {
+		int pidx = pick(g, NPORTS - 1);
+		if (g->rp_port[pidx] || g->conns > 40)
+			return;
+		addr_for(g, v->kind, a, sizeof(a), pidx);
+		if (tcp)
+			g->conns++;
+		out(g, "%s: connect %s %s%s", p->name, v->name, a, tcp && pick(g, 3) == 0 ? " nonblock" : "");
+		return;
+	}
+	if (what < 74) {
+		if (tcp) {
+			gvar *n = new_var(g, p, v->kind);
+			if (n)
+				out(g, "%s: %s = accept %s", p->name, n->name, v->name);
+		} else {
+			int pidx = pick(g, NPORTS - 1);
+			if (g->rp_port[pidx])
+				return;
+			addr_for(g, v->kind, a, sizeof(a), pidx);
+			out(g, "%s: sendto %s %s \"d%d\"", p->name, v->name, a, pick(g, 100));
+		}
+		return;
+	}
+	if (what < 78) {
+		/* A connected UDP socket may point at a port a group formed on. */
+		if (!tcp && g->rp_any)
+			return;
+		out(g, "%s: send %s \"m%d\"", p->name, v->name, pick(g, 100));
+		return;
+	}
+	if (what < 83) {
+		out(g, "%s: %s %s", p->name, pick(g, 2) ? "recv" : "recvfrom", v->name);
+		return;
+	}
+	if (what < 86) {
+		static const char *how[] = { "rd", "wr", "rdwr" };
+		out(g, "%s: shutdown %s %s", p->name, v->name, how[pick(g, 3)]);
+		return;
+	}
+	if (what < 88) {
+		out(g, "%s: getpeername %s", p->name, v->name);
+		return;
+	}
+	if (what < 90) {
+		out(g, "%s: setsockopt %s SO_LINGER 1,0", p->name, v->name);
+		return;
+	}
+	if (what < 96) {
+		out(g, "%s: close %s", p->name, v->name);
+		v->live = false;
+		return;
+	}
+	if (what < 98 && g->np < MAXP) {
+		gproc *c = &g->p[g->np++];
+		*c = *p;
+		snprintf(c->name, sizeof(c->name), "c%d", g->np);
+		out(g, "%s: fork %s", p->name, c->name);
+		return;
+	}
+	/* sendfd to a live process that does not use this name yet */
+	int to = pick(g, g->np);
+	gproc *q = &g->p[to];
+	if (to == pi || !q->alive || find_name(q, v->name) || q->nv == MAXV)
+		return;
+	out(g, "%s: sendfd %s %s", p->name, v->name, q->name);
+	q->v[q->nv] = *v;
+	q->nv++;
+}
+
+char *sc_gen_scenario(uint64_t seed, size_t *len_out)
+{
+	gen g;
+	memset(&g, 0, sizeof(g));
+	g.s = seed * 0x2545f4914f6cdd1dull + 1;
+	out(&g, "# socktab fuzz, seed %llu", (unsigned long long)seed);
+	if (pick(&g, 2))
+		out(&g, "addr local 10.1.1.1/24");
+	if (pick(&g, 2))
+		out(&g, "addr local fd00::1/64");
+	if (pick(&g, 3) == 0)
+		out(&g, "sysctl net.ipv4.ip_local_port_range 40000 40009");
+	if (pick(&g, 4) == 0)
+		out(&g, "sysctl net.ipv4.ip_autobind_reuse 1");
+	if (pick(&g, 4) == 0)
+		out(&g, "sysctl net.ipv4.ip_unprivileged_port_start 0");
+	if (pick(&g, 6) == 0)
+		out(&g, "sysctl net.ipv6.bindv6only 1");
+	static const char *uids[] = { "uid=1000", "uid=1001", "uid=0", "uid=1000 caps=net_bind_service" };
+	g.np = 2 + pick(&g, 2);
+	for (int i = 0; i < g.np; i++) {
+		snprintf(g.p[i].name, sizeof(g.p[i].name), "p%d", i);
+		g.p[i].alive = true;
+		out(&g, "proc %s %s", g.p[i].name, uids[pick(&g, 4)]);
+	}
+	int n = 20 + pick(&g, 40);
+	for (int i = 0; i < n; i++) {
+		if (pick(&g, 12) == 0)
+			out(&g, "ls");
+		else
+			op(&g);
+	}
+	if (pick(&g, 3) == 0) {
+		int pi = pick(&g, g.np);
+		if (g.p[pi].alive) {
+			out(&g, "%s: exit", g.p[pi].name);
+			g.p[pi].alive = false;
+		}
+	}
+	out(&g, "ls");
+	if (g.oom) {
+		free(g.buf);
+		return NULL;
+	}
+	if (len_out)
+		*len_out = g.len;
+	return g.buf;
+}
