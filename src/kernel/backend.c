@@ -135,6 +135,8 @@ static bool name_ok(const char *s)
 {
 	size_t n = 0;
 
+	if (!s)
+		return false;
 	for (; s[n]; n++) {
 		char c = s[n];
 
@@ -158,6 +160,20 @@ static void result_err(sc_result *r, int err)
 {
 	r->kind = SC_R_ERR;
 	r->err = err;
+}
+
+/* A caller passed no argument where one is required (a caller's bug). */
+static void bad_arg(sc_result *r, const char *what)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+	result_err(r, EINVAL);
+	set_explain(r, "kernel backend: no %s given%s", what, "");
+}
+
+static const char *str_or(const char *s, const char *dflt)
+{
+	return s ? s : dflt;
 }
 
 static void sleep_ns(uint64_t ns)
@@ -396,7 +412,7 @@ static int kr_proc_op(sc_backend *base, const char *name, const char *host, uint
 	}
 	if (!name_ok(name)) {
 		snprintf(msg, msglen, "proc %s: the kernel backend needs names of at most %d "
-			 "letters, digits, '_' or '-'", name, KR_NAME_MAX);
+			 "letters, digits, '_' or '-'", str_or(name, "(none)"), KR_NAME_MAX);
 		return -EINVAL;
 	}
 	if (h < 0) {
@@ -663,6 +679,10 @@ static void kr_setsockopt(sc_backend *base, int p, int fd, sc_opt opt, const sc_
 	kr_rsp rsp;
 	const unsigned char *d;
 
+	if (!v) {
+		bad_arg(r, "option value");
+		return;
+	}
 	init_req(&q, KR_OP_SETSOCKOPT, fd);
 	q.arg = (int32_t)opt;
 	q.val = *v;
@@ -701,6 +721,10 @@ static void kr_bind(sc_backend *base, int p, int fd, const sc_sockaddr *a, sc_re
 	kr_rsp rsp;
 	const unsigned char *d;
 
+	if (!a) {
+		bad_arg(r, "address");
+		return;
+	}
 	init_req(&q, KR_OP_BIND, fd);
 	q.addr = *a;
 	simple((kr_backend *)base, p, &q, NULL, &rsp, &d, r);
@@ -732,6 +756,10 @@ static void kr_connect(sc_backend *base, int p, int fd, const sc_sockaddr *a, bo
 	kr_rsp rsp;
 	const unsigned char *d;
 
+	if (!a) {
+		bad_arg(r, "address");
+		return;
+	}
 	init_req(&q, KR_OP_CONNECT, fd);
 	q.addr = *a;
 	q.arg = nonblock ? 1 : 0;
@@ -761,6 +789,10 @@ static void send_common(kr_backend *b, int p, kr_op op, int fd, const sc_sockadd
 	kr_rsp rsp;
 	const unsigned char *d;
 
+	if ((!data && len) || (op == KR_OP_SENDTO && !a)) {
+		bad_arg(r, !data && len ? "data" : "address");
+		return;
+	}
 	if (len > KR_DATA_MAX) {
 		memset(r, 0, sizeof(*r));
 		r->fd = -1;
@@ -877,12 +909,16 @@ static void kr_fork(sc_backend *base, int p, const char *child, int *child_out, 
 	const unsigned char *d;
 	int sv[2], fd, c, e;
 
+	if (!child_out) {
+		bad_arg(r, "place for the child's id");
+		return;
+	}
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
 	if (!name_ok(child)) {
 		result_err(r, EINVAL);
 		set_explain(r, "kernel backend: process name %s is not usable (at most 63 "
-			    "letters, digits, '_' or '-')%s", child, "");
+			    "letters, digits, '_' or '-')%s", str_or(child, "(none)"), "");
 		return;
 	}
 	e = grow_procs(b);
@@ -998,7 +1034,7 @@ static int host_create(kr_backend *b, const char *name, char *msg, size_t msglen
 
 	if (!name_ok(name)) {
 		snprintf(msg, msglen, "host %s: the kernel backend needs names of at most %d "
-			 "letters, digits, '_' or '-'", name, KR_NAME_MAX);
+			 "letters, digits, '_' or '-'", str_or(name, "(none)"), KR_NAME_MAX);
 		return -EINVAL;
 	}
 	if (find_host(b, name) >= 0) {
@@ -1019,7 +1055,7 @@ static int host_create(kr_backend *b, const char *name, char *msg, size_t msglen
 	h->mount_slot = -1;
 	r = kr_ns_create(b->home, &h->nsfd, msg, msglen);
 	if (r < 0) {
-		if (r == -EIO || strstr(msg, "setns back"))
+		if (r == -ENOTRECOVERABLE)
 			b->broken = true;
 		return r;
 	}
@@ -1078,6 +1114,10 @@ static int kr_addr_op(sc_backend *base, const char *host, const st_addr *a, int 
 	int h = find_host(b, host), r;
 	char cidr[ST_ADDR_STRLEN + 8];
 
+	if (!a) {
+		snprintf(msg, msglen, "addr: no address given");
+		return -EINVAL;
+	}
 	fmt_cidr(a, family, prefixlen, cidr, sizeof(cidr));
 	if (h < 0) {
 		snprintf(msg, msglen, "addr %s %s: no such host", host ? host : "local", cidr);
@@ -1142,8 +1182,13 @@ static int kr_link_op(sc_backend *base, const char *host1, const st_addr *a1, in
 	const char *step = "";
 	bool tun = delay_ns > 0;
 
+	if (!a1 || !a2) {
+		snprintf(msg, msglen, "link: no address given");
+		return -EINVAL;
+	}
 	if (h1 < 0 || h2 < 0) {
-		snprintf(msg, msglen, "link: no host %s", h1 < 0 ? host1 : host2);
+		snprintf(msg, msglen, "link: no host %s",
+			 str_or(h1 < 0 ? host1 : host2, "local"));
 		return -ENOENT;
 	}
 	if ((fam1 != ST_AF_INET && fam1 != ST_AF_INET6) ||
@@ -1220,8 +1265,18 @@ static int kr_sysctl_op(sc_backend *base, const char *host, const char *key,
 			const char *const *values, int nvalues, char *msg, size_t msglen)
 {
 	kr_backend *b = (kr_backend *)base;
-	int h = find_host(b, host), r;
+	int h = find_host(b, host), r, i;
 
+	if (!key || nvalues < 0 || (nvalues && !values)) {
+		snprintf(msg, msglen, "sysctl: no key or values given");
+		return -EINVAL;
+	}
+	for (i = 0; i < nvalues; i++) {
+		if (!values[i]) {
+			snprintf(msg, msglen, "sysctl %s: value %d missing", key, i + 1);
+			return -EINVAL;
+		}
+	}
 	if (h < 0) {
 		snprintf(msg, msglen, "sysctl: no host %s", host ? host : "local");
 		return -ENOENT;
@@ -1455,6 +1510,8 @@ static int kr_ls(sc_backend *base, const char *host, sc_lsrow **rows_out, size_t
 	size_t nd = 0, nrefs = 0, i, n = 0;
 	sc_lsrow *rows = NULL;
 
+	if (!rows_out || !nrows_out)
+		return -EINVAL;
 	if (h < 0)
 		return -ENOENT;
 	if (b->broken)

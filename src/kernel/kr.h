@@ -69,7 +69,8 @@ void kr_guard_forget(kr_guard *g, int slot);
 /*
  * Create a network namespace with lo up, without leaving the calling
  * thread in it: *nsfd gets a descriptor of it.  home is the descriptor of
- * the namespace to return to.  Returns 0 or -errno; msg says what failed.
+ * the namespace to return to.  Returns 0 or -errno; msg says what failed;
+ * -ENOTRECOVERABLE means the thread could not get back home.
  */
 int kr_ns_create(int home, int *nsfd, char *msg, size_t msglen);
 /* Enter ns / return home.  kr_ns_leave failing leaves the thread stranded:

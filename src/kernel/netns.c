@@ -239,7 +239,7 @@ int kr_ns_create(int home, int *nsfd, char *msg, size_t msglen)
 		if (fd >= 0 && r == 0)
 			close(fd);
 		snprintf(msg, msglen, "setns back to the runner's namespace: %s", strerror(e));
-		return -e;
+		return -ENOTRECOVERABLE;
 	}
 	if (r < 0)
 		return r;

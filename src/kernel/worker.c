@@ -123,7 +123,7 @@ static void fail(kr_rsp *rsp, int err)
 	rsp->err = err;
 }
 
-/* Run f with O_NONBLOCK set on fd, then put the flags back. */
+/* Set O_NONBLOCK on fd for one call; *saved gets the flags to restore. */
 static int set_nonblock(int fd, int *saved)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -531,7 +531,14 @@ _Noreturn void kr_worker_main(int chan)
 			_exit(3);
 		}
 		memset(&rsp, 0, sizeof(rsp));
-		dispatch(chan, &q, in_buf + sizeof(q), in_fd, &rsp, &out_len, &out_fd);
+		if (q.fd == chan) {
+			/* The channel is ours, not the scenario's: no such descriptor. */
+			if (in_fd >= 0)
+				close(in_fd);
+			fail(&rsp, EBADF);
+		} else {
+			dispatch(chan, &q, in_buf + sizeof(q), in_fd, &rsp, &out_len, &out_fd);
+		}
 		if (out_fd == -2)
 			continue; /* a fork child, waiting for its first request */
 		rsp.len = (uint32_t)out_len;

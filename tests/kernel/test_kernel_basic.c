@@ -449,6 +449,98 @@ static void test_crashed_process(void **state)
 	assert_int_equal(kt_bind(tim, t, "127.0.0.1:6000"), 0);
 }
 
+/* Bad arguments: a clear error each, no crash, the backend still works. */
+static void test_bad_inputs(void **state)
+{
+	int liz, s, out = -1;
+	sc_result r;
+	sc_lsrow *rows = NULL;
+	size_t n = 0;
+	st_addr a;
+	int fam;
+	const char *vals[] = { NULL };
+	char longname[100];
+
+	(void)state;
+	liz = kt_proc("liz", NULL, 1000, 0);
+	s = kt_socket(liz, SC_TCP4);
+
+	/* Processes that do not exist. */
+	kt_ops()->socket(kt_b, 99, SC_TCP4, &r);
+	KT_ERR(&r, ESRCH, "socket by process 99");
+	assert_non_null(r.explain);
+	sc_result_clear(&r);
+	kt_ops()->socket(kt_b, -1, SC_TCP4, &r);
+	KT_ERR(&r, ESRCH, "socket by process -1");
+	sc_result_clear(&r);
+	kt_ops()->sendfd(kt_b, liz, s, 42, &r);
+	KT_ERR(&r, ESRCH, "sendfd to process 42");
+	sc_result_clear(&r);
+
+	/* Arguments a caller forgot. */
+	kt_ops()->bind(kt_b, liz, s, NULL, &r);
+	KT_ERR(&r, EINVAL, "bind without an address");
+	sc_result_clear(&r);
+	kt_ops()->setsockopt(kt_b, liz, s, SC_SO_REUSEADDR, NULL, &r);
+	KT_ERR(&r, EINVAL, "setsockopt without a value");
+	sc_result_clear(&r);
+	kt_ops()->send(kt_b, liz, s, NULL, 5, &r);
+	KT_ERR(&r, EINVAL, "send without data");
+	sc_result_clear(&r);
+	kt_ops()->fork(kt_b, liz, NULL, &out, &r);
+	KT_ERR(&r, EINVAL, "fork without a name");
+	sc_result_clear(&r);
+	kt_ops()->fork(kt_b, liz, "has space", &out, &r);
+	KT_ERR(&r, EINVAL, "fork with a bad name");
+	sc_result_clear(&r);
+	assert_int_equal(kt_ops()->ls(kt_b, NULL, NULL, &n), -EINVAL);
+	assert_int_equal(kt_ops()->ls(kt_b, "nosuch", &rows, &n), -ENOENT);
+	assert_true(kt_ops()->host(kt_b, NULL, kt_msg, sizeof(kt_msg)) < 0);
+	assert_true(kt_ops()->host(kt_b, "local", kt_msg, sizeof(kt_msg)) < 0);
+	assert_true(kt_ops()->host(kt_b, "../etc", kt_msg, sizeof(kt_msg)) < 0);
+	memset(longname, 'x', 64);
+	longname[64] = 0;
+	assert_true(kt_ops()->host(kt_b, longname, kt_msg, sizeof(kt_msg)) < 0);
+	assert_non_null(strstr(kt_msg, "63"));
+	assert_true(kt_ops()->proc(kt_b, "p", "nosuch", 1000, 0, kt_msg, sizeof(kt_msg)) < 0);
+	assert_true(kt_ops()->proc(kt_b, NULL, NULL, 1000, 0, kt_msg, sizeof(kt_msg)) < 0);
+	assert_true(kt_ops()->addr(kt_b, "local", NULL, ST_AF_INET, 8, kt_msg, sizeof(kt_msg)) < 0);
+	st_addr_parse("10.3.0.1", &a, &fam);
+	assert_int_equal(kt_ops()->addr(kt_b, "local", &a, ST_AF_INET, 40, kt_msg, sizeof(kt_msg)),
+			 -EINVAL);
+	assert_true(kt_ops()->sysctl(kt_b, "local", "net.ipv4.ip_local_port_range", vals, 1,
+				     kt_msg, sizeof(kt_msg)) < 0);
+	assert_true(kt_ops()->sysctl(kt_b, "local", NULL, NULL, 0, kt_msg, sizeof(kt_msg)) < 0);
+	assert_true(kt_ops()->sysctl(kt_b, "local", "net.ipv4..x", NULL, 0, kt_msg,
+				     sizeof(kt_msg)) < 0);
+	assert_true(kt_ops()->link(kt_b, "local", NULL, ST_AF_INET, 24, "local", &a, ST_AF_INET,
+				   24, 0, kt_msg, sizeof(kt_msg)) < 0);
+
+	/* What only the kernel can refuse, it refuses. */
+	kt_ops()->socket(kt_b, liz, (sc_kind)17, &r);
+	KT_ERR(&r, EINVAL, "socket of kind 17");
+	sc_result_clear(&r);
+	kt_ops()->setsockopt(kt_b, liz, s, (sc_opt)99, &(sc_optval){ 0 }, &r);
+	KT_ERR(&r, ENOPROTOOPT, "setsockopt 99");
+	sc_result_clear(&r);
+	/* The worker's own channel is not the scenario's descriptor. */
+	kt_ops()->close(kt_b, liz, 200, &r);
+	KT_ERR(&r, EBADF, "close of the channel's number");
+	sc_result_clear(&r);
+	{
+		sc_sockaddr bad = kt_addr("[fe80::1]:80");
+
+		snprintf(bad.ifname, sizeof(bad.ifname), "nosuch0");
+		kt_ops()->bind(kt_b, liz, kt_socket(liz, SC_TCP6), &bad, &r);
+		KT_ERR(&r, ENODEV, "bind with an unknown scope");
+		sc_result_clear(&r);
+	}
+
+	/* And the process still works. */
+	assert_int_equal(kt_bind(liz, s, "127.0.0.1:4000"), 0);
+	KT_LS(NULL, "tcp4 BOUND 127.0.0.1:4000 * liz\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -458,6 +550,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fork_sendfd_owners, kt_setup, kt_teardown),
 		cmocka_unit_test_setup_teardown(test_hosts_and_links, kt_setup, kt_teardown),
 		cmocka_unit_test_setup_teardown(test_crashed_process, kt_setup, kt_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_inputs, kt_setup, kt_teardown),
 	};
 
 	/* Probe once: exit 77 before cmocka if the machine cannot do it. */
