@@ -634,6 +634,16 @@ static int call(kr_backend *b, int p, kr_req *q, const void *payload, int send_f
 	return -1;
 }
 
+/*
+ * Calls that put nothing on the network need no settling: the statement
+ * before them has settled already.  (fork and sendfd only copy
+ * descriptors; they skip it too.)
+ */
+static bool is_query(uint32_t op)
+{
+	return op == KR_OP_GETSOCKOPT || op == KR_OP_GETSOCKNAME || op == KR_OP_GETPEERNAME;
+}
+
 /* The common shape: one request, then settle, then fill r from rsp. */
 static int simple(kr_backend *b, int p, kr_req *q, const void *payload, kr_rsp *rsp,
 		  const unsigned char **data, sc_result *r)
@@ -642,7 +652,8 @@ static int simple(kr_backend *b, int p, kr_req *q, const void *payload, kr_rsp *
 
 	if (fd >= 0)
 		close(fd);
-	settle(b);
+	if (!is_query(q->op))
+		settle(b);
 	if (c < 0)
 		return -1;
 	if (rsp->ret < 0) {
@@ -941,7 +952,6 @@ static void kr_fork(sc_backend *base, int p, const char *child, int *child_out, 
 		close(sv[0]);
 		if (c == 0)
 			result_err(r, rsp.err);
-		settle(b);
 		return;
 	}
 	/*
@@ -953,12 +963,10 @@ static void kr_fork(sc_backend *base, int p, const char *child, int *child_out, 
 		close(sv[0]); /* the child reads end of file and exits */
 		result_err(r, -e);
 		set_explain(r, "kernel backend: cannot watch the forked process%s%s", "", "");
-		settle(b);
 		return;
 	}
 	*child_out = e;
 	r->kind = SC_R_OK;
-	settle(b);
 }
 
 static void kr_sendfd(sc_backend *base, int p, int fd, int to, sc_result *r)
@@ -994,7 +1002,6 @@ static void kr_sendfd(sc_backend *base, int p, int fd, int to, sc_result *r)
 	/* The runner's copy must not count as an owner, nor keep the socket. */
 	if (got >= 0)
 		close(got);
-	settle(b);
 }
 
 static void kr_exit(sc_backend *base, int p, sc_result *r)
