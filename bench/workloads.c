@@ -41,8 +41,9 @@
 enum {
 	BENCH_SEED = 0x5eed,
 	BENCH_UID = 1000,
-	LOOKUP_PKTS = 1 << 20,     /* distinct packets per lookup run */
-	LOOKUP_PASSES = 4,         /* timed passes over them */
+	LOOKUP_PKTS = 1 << 20,     /* distinct packets per lookup run, at most */
+	LOOKUP_PKTS_MIN = 1 << 14, /* ... and at least (16 per socket between) */
+	LOOKUP_OPS = 1 << 22,      /* timed lookups per run */
 	BATCH = 64,                /* keys per st_lookup_established_batch */
 	WILDCARD_OPS = 100000,     /* wildcard binds beside N owners */
 	LISTENER_GROUP = 1000,     /* the wildcard reuseport group */
@@ -570,6 +571,15 @@ typedef struct pktset {
 	size_t m;
 } pktset;
 
+/* Packets per run: 16 per socket within [LOOKUP_PKTS_MIN, LOOKUP_PKTS],
+ * so that a small table is measured with its packets in cache too, and a
+ * large one with packets that reach sockets all over it. */
+static size_t pkt_count(size_t sockets)
+{
+	size_t m = sockets * 16;
+	return m < LOOKUP_PKTS_MIN ? LOOKUP_PKTS_MIN : m > LOOKUP_PKTS ? LOOKUP_PKTS : m;
+}
+
 static int pktset_new(pktset *s, size_t m)
 {
 	s->m = m;
@@ -614,7 +624,8 @@ static st_sock *lk_udp(st_net *net, const st_pkt *p)
 /*
  * Check every packet's answer (want[i] non-NULL: exactly that socket;
  * NULL: no socket, unless `check` accepts the answer instead), then time
- * LOOKUP_PASSES passes, single or batched, and compare checksums.
+ * passes over them, single or batched, LOOKUP_OPS lookups in all, and
+ * compare checksums.
  */
 static int run_lookups(bench_out *o, const char *wl, const char *variant, st_net *net,
 		       const pktset *s, lookup_fn fn, bool batch, size_t sockets, double bps,
@@ -630,8 +641,9 @@ static int run_lookups(bench_out *o, const char *wl, const char *variant, st_net
 	}
 	uintptr_t sum = 0;
 	st_sock *outb[BATCH];
+	size_t passes = LOOKUP_OPS / s->m ? LOOKUP_OPS / s->m : 1;
 	uint64_t t0 = now_ns();
-	for (int pass = 0; pass < LOOKUP_PASSES; pass++) {
+	for (size_t pass = 0; pass < passes; pass++) {
 		if (batch) {
 			for (size_t i = 0; i < s->m; i += BATCH) {
 				size_t k = s->m - i < BATCH ? s->m - i : BATCH;
@@ -645,9 +657,9 @@ static int run_lookups(bench_out *o, const char *wl, const char *variant, st_net
 		}
 	}
 	uint64_t t1 = now_ns();
-	if (sum != want_sum * LOOKUP_PASSES)
+	if (sum != want_sum * passes)
 		return protoerr(wl, variant, "timed pass answered differently", 0, 0);
-	bench_result r = {wl, variant, sockets, (uint64_t)s->m * LOOKUP_PASSES,
+	bench_result r = {wl, variant, sockets, (uint64_t)(s->m * passes),
 			  (double)(t1 - t0) / 1e9, bps, false, 0, 0, {0}};
 	emit(o, &r);
 	return 0;
@@ -667,7 +679,7 @@ static int wl_lookup_established(bench_out *o, size_t n)
 	size_t r1 = rss_bytes();
 	pktset s;
 	if (!err)
-		err = pktset_new(&s, LOOKUP_PKTS);
+		err = pktset_new(&s, pkt_count(n));
 	if (err) {
 		env_done(&e);
 		return err;
@@ -730,7 +742,7 @@ static int wl_lookup_listener(bench_out *o, size_t n)
 		return protoerr("lookup-listener", "setup", "listen failed", 0, err);
 	}
 	pktset s;
-	err = pktset_new(&s, LOOKUP_PKTS / 4);
+	err = pktset_new(&s, pkt_count(total));
 	if (err) {
 		env_done(&e);
 		return err;
@@ -799,7 +811,7 @@ static int wl_lookup_udp(bench_out *o, size_t n)
 					"setup failed", 0, err);
 		}
 		pktset s;
-		err = pktset_new(&s, LOOKUP_PKTS / 2);
+		err = pktset_new(&s, pkt_count(n));
 		if (err) {
 			env_done(&e);
 			return err;

@@ -373,25 +373,11 @@ other_half:;
 	if (remaining > 1)
 		remaining &= ~1U;
 	uint32_t offset = st_rand_below(net, remaining ? remaining : 1) | 1U;
-other_parity:;
-	int port = low + (int)offset;
-	for (uint32_t i = 0; i < remaining; i += 2, port += 2) {
-		if (port >= high)
-			port -= (int)remaining;
-		if (reserved(net, port))
-			continue;
-		/* Free ports (no bucket) are taken at once; others need the
-		 * search-mode conflict test (RA/RP ignored unless relax). */
-		struct st_portbkt *b = bkt_find(net, ST_TCP, (uint16_t)port);
-		if (!b) {
-			*port_out = (uint16_t)port;
-			return 0;
-		}
-		if (!tcp_search_conflict(net, sk, (uint16_t)port, kind, a, relax)) {
-			*port_out = (uint16_t)port;
-			return 0;
-		}
-	}
+other_parity:
+	/* One parity round in the kernel's order (ports.c skips whole words
+	 * of ports held at this address). */
+	if (tcp_port_round(net, sk, kind, a, relax, low, high, remaining, offset, port_out) == 0)
+		return 0;
 	offset--;
 	if (!(offset & 1))
 		goto other_parity;

@@ -29,6 +29,25 @@
 
 enum { TW_LEN_NS = 60ull * 1000000000ull, DEST_BITMAP_AT = 16 };
 
+/* A destination's `used` block: the port bitmap (1024 words), then per
+ * parity (even, odd) a 1024-bit summary whose bit w says that word w of
+ * the bitmap holds every port of that parity, so that the port search
+ * near exhaustion skips 64 words per step instead of one. */
+enum { DEST_BITS = 1024, DEST_FULL = 1024, DEST_WORDS = 1024 + 2 * 16 };
+
+static void dest_used_set(uint64_t *used, int port, bool on)
+{
+	int w = port >> 6;
+	uint64_t bit = 1ULL << (port & 63);
+	used[w] = on ? used[w] | bit : used[w] & ~bit;
+	uint64_t sb = 1ULL << (w & 63);
+	for (int par = 0; par < 2; par++) {
+		uint64_t pm = par ? 0xaaaaaaaaaaaaaaaaULL : 0x5555555555555555ULL;
+		uint64_t *f = &used[DEST_FULL + par * 16 + (w >> 6)];
+		*f = (used[w] & pm) == pm ? *f | sb : *f & ~sb;
+	}
+}
+
 /* ---- destinations of connect()-bound TCP sockets ---------------------- */
 
 static st_hkey dest_key(const st_addr *la, const st_addr *ra, uint16_t rp)
@@ -63,7 +82,7 @@ static int dest_prepare(st_net *net, const st_sock *sk, struct st_dest **out, bo
 		*created = true;
 	}
 	if (!d->used && d->n + 1 >= DEST_BITMAP_AT) {
-		*bits = st_calloc(1024, sizeof(uint64_t));
+		*bits = st_calloc(DEST_WORDS, sizeof(uint64_t));
 		if (!*bits) {
 			if (*created)
 				st_free(d);
@@ -100,13 +119,13 @@ static void dest_add(st_net *net, st_sock *sk, struct st_dest *d, bool created, 
 							    &sk->raddr, sk->rport);
 				if (st_ehash_find(&net->tcp_e, tag, &sk->laddr, (uint16_t)port,
 						  &sk->raddr, sk->rport, NULL, NULL))
-					d->used[w] |= 1ULL << (port & 63);
+					dest_used_set(d->used, port, true);
 			}
 		}
 	}
 	d->n++;
 	if (d->used)
-		d->used[sk->lport >> 6] |= 1ULL << (sk->lport & 63);
+		dest_used_set(d->used, sk->lport, true);
 }
 
 static bool not_self(st_sock *o, void *self)
@@ -126,7 +145,7 @@ void conn_dest_del(st_net *net, st_sock *sk)
 		uint64_t tag = st_ehash_tag(&net->tcp_e, &sk->laddr, sk->lport, &sk->raddr, sk->rport);
 		if (!st_ehash_find(&net->tcp_e, tag, &sk->laddr, sk->lport, &sk->raddr, sk->rport,
 				   not_self, sk))
-			d->used[sk->lport >> 6] &= ~(1ULL << (sk->lport & 63));
+			dest_used_set(d->used, sk->lport, false);
 	}
 	if (d->n == 0) {
 		st_htab_remove(&net->h, &d->h);
@@ -258,8 +277,24 @@ static uint64_t blocked_word(struct search *s, int w)
 static int next_candidate(struct search *s, int port, int limit, int step)
 {
 	int parity = port & 1;
+	const uint64_t *used = s->dest && !st_ports_reference ? s->dest->used : NULL;
 	while (port < limit) {
 		int w = port >> 6;
+		if (used) {
+			/* Every port the destination uses is blocked (its bucket
+			 * is taken or connect-only and the tuple is in use), so a
+			 * word full of them is skipped; runs of such words at
+			 * once.  With step 1 both parities must be full. */
+			uint64_t full = used[DEST_FULL + parity * 16 + (w >> 6)];
+			if (step == 1)
+				full &= used[DEST_FULL + (parity ^ 1) * 16 + (w >> 6)];
+			full >>= (w & 63);
+			if (full & 1) {
+				int run = full == ~0ULL >> (w & 63) ? 64 - (w & 63) : __builtin_ctzll(~full);
+				port = (w + run) * 64 + (step == 2 ? parity : 0);
+				continue;
+			}
+		}
 		uint64_t ok = ~blocked_word(s, w);
 		ok &= ~0ULL << (port & 63);
 		if (step == 2)

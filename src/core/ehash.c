@@ -58,8 +58,8 @@ void st_ehash_destroy(st_ehash *e)
 	e->s = NULL;
 }
 
-uint64_t st_ehash_tag(const st_ehash *e, const st_addr *la, uint16_t lp, const st_addr *ra,
-		      uint16_t rp)
+static inline uint64_t tag_of(const st_ehash *e, const st_addr *la, uint16_t lp,
+			      const st_addr *ra, uint16_t rp)
 {
 	/* st_mixhash over (la, ra, ports) written out for the hottest call
 	 * of the library: three independent multiplies and one fold. */
@@ -74,6 +74,12 @@ uint64_t st_ehash_tag(const st_ehash *e, const st_addr *la, uint16_t lp, const s
 		       st_mum(ports ^ st_mixkey(&e->key, 4), st_mixkey(&e->key, 5));
 	uint64_t h = st_mum(acc ^ st_mixkey(&e->key, 10), st_mixkey(&e->key, 11));
 	return h ? h : 1;
+}
+
+uint64_t st_ehash_tag(const st_ehash *e, const st_addr *la, uint16_t lp, const st_addr *ra,
+		      uint16_t rp)
+{
+	return tag_of(e, la, lp, ra, rp);
 }
 
 static uint64_t sk_tag(const st_ehash *e, const st_sock *sk)
@@ -163,4 +169,107 @@ st_sock *st_ehash_find(const st_ehash *e, uint64_t tag, const st_addr *la, uint1
 			return sk;
 	}
 	return NULL;
+}
+
+/* ---- packet lookups: the hot path ------------------------------------ */
+
+/* The 4-tuple of sk is (la, lp, ra, rp)?  Written out so that it compiles
+ * to four compares, without a call. */
+static inline bool tuple_is(const st_sock *sk, const st_addr *la, uint16_t lp, const st_addr *ra,
+			    uint16_t rp)
+{
+	return sk->lport == lp && sk->rport == rp && memcmp(sk->laddr.b, la->b, 16) == 0 &&
+	       memcmp(sk->raddr.b, ra->b, 16) == 0;
+}
+
+/* Stage one of the demux for a packet (daddr:dport is the local end): the
+ * first socket in probe order with the packet's 4-tuple whose device is
+ * none or the arrival device -- st_ehash_find with that test, inlined. */
+static inline bool pkt_match(const st_sock *sk, const st_pkt *p)
+{
+	return tuple_is(sk, &p->daddr, p->dport, &p->saddr, p->sport) &&
+	       (!sk->dev || sk->dev == p->ifindex);
+}
+
+static st_sock *lookup_from(const st_ehash *e, uint64_t tag, const st_pkt *p)
+{
+	size_t mask = nslots(e) - 1;
+	for (size_t i = home(e, tag); e->s[i].tag; i = (i + 1) & mask)
+		if (e->s[i].tag == tag && pkt_match(e->s[i].sk, p))
+			return e->s[i].sk;
+	return NULL;
+}
+
+st_sock *st_ehash_lookup_pkt(const st_ehash *e, const st_pkt *p)
+{
+	return lookup_from(e, tag_of(e, &p->daddr, p->dport, &p->saddr, p->sport), p);
+}
+
+/*
+ * Batched lookups, software-pipelined so that a core keeps many memory
+ * reads in flight instead of waiting for each: key i is hashed and its
+ * index line prefetched; D keys later its line is scanned for the tag and
+ * the socket record that carries it is prefetched; D keys later still the
+ * record is compared with the packet.  With a table far larger than the
+ * caches, a lookup costs two memory reads (line, record), and the pipeline
+ * overlaps ~2D of them.  A tag absent from the probe run is a certain
+ * miss; a candidate that does not match (a 64-bit tag collision, or a
+ * socket bound to another device) falls back to the full probe, so the
+ * answer is always st_ehash_lookup_pkt's.
+ */
+enum { PIPE_D = 10, PIPE_RING = 32 };
+_Static_assert(PIPE_RING > 2 * PIPE_D && (PIPE_RING & (PIPE_RING - 1)) == 0, "ring size");
+
+void st_ehash_lookup_batch(const st_ehash *e, const st_pkt *const *p, size_t n, st_sock **out)
+{
+	uint64_t tags[PIPE_RING];
+	st_sock *cand[PIPE_RING];
+	size_t mask = nslots(e) - 1;
+	for (size_t i = 0; i < n + 2 * PIPE_D; i++) {
+		if (i < n) {
+			const st_pkt *k = p[i];
+			uint64_t t = tag_of(e, &k->daddr, k->dport, &k->saddr, k->sport);
+			tags[i % PIPE_RING] = t;
+			__builtin_prefetch(&e->s[home(e, t)]);
+		}
+		if (i >= PIPE_D && i - PIPE_D < n) {
+			size_t j = i - PIPE_D;
+			uint64_t t = tags[j % PIPE_RING];
+			const st_eslot *l = &e->s[home(e, t)];
+			/* The home line, without a branch per slot: which slots
+			 * carry the tag, which are empty; a tag before the first
+			 * empty slot is the candidate, an empty slot before any
+			 * tag a certain miss.  A full line without the tag (rare
+			 * below 3/4 load) continues slot by slot. */
+			unsigned hit = (unsigned)(l[0].tag == t) | (unsigned)(l[1].tag == t) << 1 |
+				       (unsigned)(l[2].tag == t) << 2 | (unsigned)(l[3].tag == t) << 3;
+			unsigned emp = (unsigned)(l[0].tag == 0) | (unsigned)(l[1].tag == 0) << 1 |
+				       (unsigned)(l[2].tag == 0) << 2 | (unsigned)(l[3].tag == 0) << 3;
+			hit &= (emp & -emp) - 1u; /* slots before the first empty one */
+			st_sock *c = NULL;
+			if (hit) {
+				c = l[__builtin_ctz(hit)].sk;
+			} else if (!emp) {
+				size_t x = (home(e, t) + SLOTS_PER_LINE) & mask;
+				for (; e->s[x].tag; x = (x + 1) & mask)
+					if (e->s[x].tag == t) {
+						c = e->s[x].sk;
+						break;
+					}
+			}
+			if (c) {
+				/* The tuple and the device: bytes 0..51. */
+				__builtin_prefetch(c);
+				__builtin_prefetch((const char *)c + 51);
+			}
+			cand[j % PIPE_RING] = c;
+		}
+		if (i >= 2 * PIPE_D) {
+			size_t k = i - 2 * PIPE_D;
+			st_sock *c = cand[k % PIPE_RING];
+			if (c && !pkt_match(c, p[k]))
+				c = lookup_from(e, tags[k % PIPE_RING], p[k]);
+			out[k] = c;
+		}
+	}
 }

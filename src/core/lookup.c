@@ -184,18 +184,12 @@ static st_sock *scan_chain(st_net *net, struct st_chain *c, const st_pkt *p, boo
 	return result;
 }
 
-static bool lookup_dev_match(st_sock *sk, void *ctx)
-{
-	const st_pkt *p = ctx;
-	return dev_ok(sk->dev, p->ifindex);
-}
-
 static st_sock *exact(st_net *net, st_ehash *e, const st_pkt *p)
 {
-	uint64_t tag = st_ehash_tag(e, &p->daddr, p->dport, &p->saddr, p->sport);
-	return st_ehash_find(e, tag, &p->daddr, p->dport, &p->saddr, p->sport, lookup_dev_match,
-			     (void *)p);
+	/* The first socket with the tuple and a device that is none or
+	 * the arrival device (dev_ok), inlined in ehash.c. */
 	(void)net;
+	return st_ehash_lookup_pkt(e, p);
 }
 
 st_sock *st_lookup_established(st_net *net, const st_pkt *p)
@@ -207,21 +201,8 @@ st_sock *st_lookup_established(st_net *net, const st_pkt *p)
 
 void st_lookup_established_batch(st_net *net, const st_pkt *const *p, size_t n, st_sock **out)
 {
-	enum { B = 16 };
-	uint64_t tags[B];
-	for (size_t base = 0; base < n; base += B) {
-		size_t m = n - base < B ? n - base : B;
-		for (size_t i = 0; i < m; i++) {
-			const st_pkt *k = p[base + i];
-			tags[i] = st_ehash_tag(&net->tcp_e, &k->daddr, k->dport, &k->saddr, k->sport);
-			__builtin_prefetch(&net->tcp_e.s[(tags[i] & (net->tcp_e.nlines - 1)) * 4]);
-		}
-		for (size_t i = 0; i < m; i++) {
-			const st_pkt *k = p[base + i];
-			out[base + i] = st_ehash_find(&net->tcp_e, tags[i], &k->daddr, k->dport,
-						      &k->saddr, k->sport, lookup_dev_match, (void *)k);
-		}
-	}
+	/* Pipelined: hash, prefetch the line, then the record (ehash.c). */
+	st_ehash_lookup_batch(&net->tcp_e, p, n, out);
 }
 
 static void describe_result(st_lookup_explain *ex, const st_sock *sk)

@@ -67,6 +67,7 @@ enum st_htype {
 	HT_CHAIN,
 	HT_RPG,
 	HT_DEST,
+	HT_PSET,         /* ports.c: ports held per aggregate key (bind(0)) */
 };
 
 /* Key of every htab object.  Zeroed before filling, compared bytewise. */
@@ -210,6 +211,11 @@ uint64_t st_ehash_tag(const st_ehash *e, const st_addr *la, uint16_t lp, const s
 int st_ehash_reserve(st_ehash *e);
 void st_ehash_insert(st_ehash *e, st_sock *sk);
 void st_ehash_remove(st_ehash *e, st_sock *sk);
+/* Stage one of the demux for a packet (daddr:dport local): the first
+ * socket with its 4-tuple and a compatible device (none or the arrival
+ * device), alone or for n packets at once (pipelined, ehash.c). */
+st_sock *st_ehash_lookup_pkt(const st_ehash *e, const st_pkt *p);
+void st_ehash_lookup_batch(const st_ehash *e, const st_pkt *const *p, size_t n, st_sock **out);
 /* Visit every socket with this 4-tuple; stop when fn returns true. */
 st_sock *st_ehash_find(const st_ehash *e, uint64_t tag, const st_addr *la, uint16_t lp,
 		       const st_addr *ra, uint16_t rp, bool (*fn)(st_sock *, void *), void *ctx);
@@ -233,6 +239,7 @@ struct st_net {
 	 * when a bucket exists and "conly" when that bucket is connect-only. */
 	uint64_t taken[2][1024];
 	uint64_t conly[2][1024];
+	uint32_t npsets;         /* port sets alive (ports.c) */
 };
 
 static inline int pidx(int proto)
@@ -256,6 +263,11 @@ uint32_t st_rand32(st_net *net);
 uint32_t st_rand_below(st_net *net, uint32_t n);
 
 /* ports.c */
+/* Test hook: while nonzero, every port decision takes its reference path
+ * (walks over owners, one port at a time, no summaries) instead of the
+ * counters, port sets and bitmaps, so that tests/unit/test_fastpaths.c
+ * can run the same operations both ways and compare. */
+extern int st_ports_reference;
 int kind_of(int family, const st_addr *a, bool v6only);
 struct st_portbkt *bkt_find(st_net *net, int proto, uint16_t port);
 /* The set of objects a socket would be counted in, allocated up front so
@@ -282,6 +294,12 @@ void owner_uncount(st_net *net, st_sock *sk);
 void owner_count(st_net *net, st_sock *sk);
 /* TCP rule: number of owners S conflicts with (0 = none). */
 uint32_t tcp_conflicts(st_net *net, const st_sock *s, uint16_t port, int kind, const st_addr *a);
+/* One parity round of inet_csk_find_open_port: the ports low + offset,
+ * +2, ... (wrapping by `remaining` at `high`) in the kernel's order; the
+ * first that is not reserved and free for S in search mode.  Whole words
+ * of ports held at S's address are skipped (port sets, ports.c). */
+int tcp_port_round(st_net *net, const st_sock *s, int kind, const st_addr *a, bool relax,
+		   int low, int high, uint32_t remaining, uint32_t offset, uint16_t *port_out);
 /* bind(0)'s search-mode test (RA/RP ignored unless relax), in O(1). */
 bool tcp_search_conflict(st_net *net, const st_sock *s, uint16_t port, int kind,
 			 const st_addr *a, bool relax);

@@ -39,6 +39,9 @@
  */
 #include "net_internal.h"
 
+/* Test hook (net_internal.h): take the reference paths. */
+int st_ports_reference;
+
 int kind_of(int family, const st_addr *a, bool v6only)
 {
 	if (family == ST_AF_INET)
@@ -83,8 +86,18 @@ static st_hkey port_key(int proto, uint16_t port)
 	return k;
 }
 
+/* Does (proto, port) have a bucket?  The port bitmaps say so without a
+ * hash lookup (bkt_mark keeps them in step with the buckets). */
+static bool port_has_bkt(const st_net *net, int proto, uint16_t port)
+{
+	int pi = pidx(proto), w = port >> 6;
+	return ((net->taken[pi][w] | net->conly[pi][w]) >> (port & 63)) & 1;
+}
+
 struct st_portbkt *bkt_find(st_net *net, int proto, uint16_t port)
 {
+	if (!port_has_bkt(net, proto, port))
+		return NULL;
 	st_hkey k = port_key(proto, port);
 	return (struct st_portbkt *)st_htab_find(&net->h, &k, st_htab_hash(&net->h, &k));
 }
@@ -191,7 +204,9 @@ int owner_prepare(st_net *net, const st_sock *sk, int proto, uint16_t port, int 
 	int n = agg_slots(proto, port, kind, a, dev, keys);
 	for (int i = 0; i < n; i++) {
 		uint64_t h = st_htab_hash(&net->h, &keys[i]);
-		struct st_agg *g = (struct st_agg *)st_htab_find(&net->h, &keys[i], h);
+		/* A port without a bucket has no owners, so no aggregates. */
+		struct st_agg *g = p->new_bkt ? NULL
+					      : (struct st_agg *)st_htab_find(&net->h, &keys[i], h);
 		if (!g) {
 			g = st_calloc(1, sizeof(*g));
 			if (!g)
@@ -303,6 +318,8 @@ void bkt_mark(st_net *net, int proto, uint16_t port, const struct st_portbkt *b)
 	}
 }
 
+static void pset_note(st_net *net, const st_hkey *aggkey, bool held);
+
 static void aggs_attach(st_net *net, st_sock *sk, st_owner_prep *p)
 {
 	for (int i = 0; i < OWNER_AGGS && p->agg[i]; i++) {
@@ -310,6 +327,8 @@ static void aggs_attach(st_net *net, st_sock *sk, st_owner_prep *p)
 		if (p->new_agg[i]) {
 			st_hkey k = g->h.key;
 			st_htab_insert(&net->h, &g->h, &k, g->h.hash);
+			if (net->npsets && k.dev == DEV_ALL)
+				pset_note(net, &k, true);
 		}
 		g->refs++;
 		st_uidc *u;
@@ -367,6 +386,8 @@ static void aggs_detach(st_net *net, st_sock *sk, const st_owner_prep *keep)
 			g->nextra--;
 		}
 		if (g->refs == 0 && !prep_holds(keep, g)) {
+			if (net->npsets && g->h.key.dev == DEV_ALL)
+				pset_note(net, &g->h.key, false);
 			st_htab_remove(&net->h, &g->h);
 			st_free(g);
 		}
@@ -531,6 +552,8 @@ static int overlapping_kinds(int k, int out[5])
 static int64_t overlap_sum(st_net *net, const st_sock *s, uint16_t port, int kind,
 			   const st_addr *a, enum cmode m)
 {
+	if (!port_has_bkt(net, s->proto, port))
+		return 0; /* no owners at all */
 	int ks[5];
 	int nk = overlapping_kinds(kind, ks);
 	int64_t n = 0;
@@ -549,6 +572,8 @@ static int64_t overlap_sum(st_net *net, const st_sock *s, uint16_t port, int kin
 
 uint32_t tcp_conflicts(st_net *net, const st_sock *s, uint16_t port, int kind, const st_addr *a)
 {
+	if (st_ports_reference)
+		return tcp_conflict_witness(net, s, port, kind, a, true, true) != NULL;
 	int64_t n = overlap_sum(net, s, port, kind, a, CM_BIND);
 	/* During listen() S is itself an owner of the port: it never
 	 * conflicts with itself (the kernel skips sk2 == sk). */
@@ -563,9 +588,255 @@ uint32_t tcp_conflicts(st_net *net, const st_sock *s, uint16_t port, int kind, c
 bool tcp_search_conflict(st_net *net, const st_sock *s, uint16_t port, int kind,
 			 const st_addr *a, bool relax)
 {
-	if (sk_has(s, ST_F_HASHED) && s->lport == port)
+	if (st_ports_reference || (sk_has(s, ST_F_HASHED) && s->lport == port))
 		return tcp_conflict_witness(net, s, port, kind, a, relax, false) != NULL;
 	return overlap_sum(net, s, port, kind, a, relax ? CM_RELAX : CM_SEARCH) > 0;
+}
+
+/* ---- port sets: bind(0)'s search over held ports ---------------------- */
+
+/*
+ * Near exhaustion, bind(0) and listen()'s autobind walk the range and
+ * find almost every port held at their address: one O(1) conflict test per
+ * port is still O(range) per call, ~14,000 tests for the last ports of the
+ * default range.  A port set is, for one aggregate key without its port
+ * (protocol, kind, [address], all devices), the bitmap of ports where that
+ * aggregate exists, i.e. where some owner of that kind (and address) sits.
+ * For a device-less S in search mode, "port p conflicts" is exactly "p is
+ * in the set of a key S overlaps" (search mode ignores the flags), so the
+ * search may skip those ports 64 at a time, and whole runs of 64 words
+ * where a parity is full, and visit the rest in the kernel's order.
+ *
+ * Sets are built lazily, by the first search that meets more than
+ * PSET_BUILD_AFTER held ports of keys without a set (one pass over the
+ * ports that have buckets), then kept up to date as aggregates come and
+ * go, and freed when their last port goes.  A set costs 8.4 KB and exists
+ * only for a key that held PSET_BUILD_AFTER ports when a search needed it,
+ * so it never costs more than ~130 bytes per socket, and nothing at all
+ * for programs that never search for ports.  Sockets bound to a device,
+ * and the ip_autobind_reuse second pass, whose conflicts depend on flags,
+ * search port by port as before.
+ */
+enum { PSET_BUILD_AFTER = 64 };
+
+#define PAR_EVEN 0x5555555555555555ULL
+#define PAR_ODD 0xaaaaaaaaaaaaaaaaULL
+
+struct st_pset {
+	st_hnode h;
+	uint32_t nbits;          /* ports in the set; 0 frees it      */
+	uint64_t bits[1024];     /* port p <=> bit p                  */
+	uint64_t full[2][16];    /* [parity] bit w: word w holds every
+				  * port of that parity (even 0, odd 1) */
+};
+
+static st_hkey pset_key(const st_hkey *aggkey)
+{
+	st_hkey k = *aggkey;
+	k.type = HT_PSET;
+	k.port = 0;
+	return k;
+}
+
+static struct st_pset *pset_find(st_net *net, const st_hkey *aggkey)
+{
+	st_hkey k = pset_key(aggkey);
+	return (struct st_pset *)st_htab_find(&net->h, &k, st_htab_hash(&net->h, &k));
+}
+
+static void pset_update_full(struct st_pset *ps, int w)
+{
+	uint64_t v = ps->bits[w];
+	uint64_t b = 1ULL << (w & 63);
+	ps->full[0][w >> 6] = (v & PAR_EVEN) == PAR_EVEN ? ps->full[0][w >> 6] | b
+							 : ps->full[0][w >> 6] & ~b;
+	ps->full[1][w >> 6] = (v & PAR_ODD) == PAR_ODD ? ps->full[1][w >> 6] | b
+						       : ps->full[1][w >> 6] & ~b;
+}
+
+static void pset_set(struct st_pset *ps, uint16_t port, bool on)
+{
+	uint64_t bit = 1ULL << (port & 63);
+	uint64_t *w = &ps->bits[port >> 6];
+	if (((*w & bit) != 0) == on)
+		return;
+	*w ^= bit;
+	ps->nbits += on ? 1 : (uint32_t)-1;
+	pset_update_full(ps, port >> 6);
+}
+
+/* An aggregate of key `aggkey` (dev ALL) appeared or went away. */
+static void pset_note(st_net *net, const st_hkey *aggkey, bool held)
+{
+	struct st_pset *ps = pset_find(net, aggkey);
+	if (!ps)
+		return;
+	pset_set(ps, aggkey->port, held);
+	if (!ps->nbits) {
+		st_htab_remove(&net->h, &ps->h);
+		st_free(ps);
+		net->npsets--;
+	}
+}
+
+/* Build the set of one key from the aggregates that exist; NULL if the
+ * key holds no port or memory is short (the search then goes port by
+ * port, which is slower but gives the same answer). */
+static struct st_pset *pset_build(st_net *net, const st_hkey *aggkey)
+{
+	struct st_pset *ps = st_calloc(1, sizeof(*ps));
+	if (!ps)
+		return NULL;
+	int pi = pidx(aggkey->proto);
+	st_hkey k = *aggkey;
+	for (int w = 0; w < 1024; w++) {
+		uint64_t m = net->taken[pi][w] | net->conly[pi][w];
+		while (m) {
+			k.port = (uint16_t)(w * 64 + __builtin_ctzll(m));
+			m &= m - 1;
+			if (st_htab_find(&net->h, &k, st_htab_hash(&net->h, &k)))
+				pset_set(ps, k.port, true);
+		}
+	}
+	if (!ps->nbits) {
+		st_free(ps);
+		return NULL;
+	}
+	ps->h.key = pset_key(aggkey);
+	st_hkey pk = ps->h.key;
+	st_htab_insert(&net->h, &ps->h, &pk, st_htab_hash(&net->h, &pk));
+	net->npsets++;
+	return ps;
+}
+
+/* A search's view: the keys S overlaps and their sets, where they exist. */
+struct pscan {
+	st_net *net;
+	int nkeys;
+	st_hkey keys[5];
+	struct st_pset *set[5];
+	bool usable;             /* sets describe S's conflicts exactly */
+	bool looked;             /* set[] found (at the first held port) */
+	bool built;
+	const uint8_t *reserved;
+};
+
+static void pscan_init(struct pscan *sc, st_net *net, const st_sock *s, int kind,
+		       const st_addr *a, bool relax)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->net = net;
+	sc->reserved = st_net_conf_c(net)->reserved_ports;
+	sc->usable = !relax && !s->dev && !sk_has(s, ST_F_HASHED) && !st_ports_reference;
+	if (!sc->usable)
+		return;
+	int ks[5];
+	sc->nkeys = overlapping_kinds(kind, ks);
+	for (int j = 0; j < sc->nkeys; j++) {
+		bool exact = kind_specific(kind) && ks[j] == kind;
+		sc->keys[j] = agg_key(s->proto, 0, ks[j], exact, a, DEV_ALL);
+	}
+}
+
+/* Find the sets that exist, once the search meets its first held port
+ * (most searches end on the first port they test). */
+static void pscan_look(struct pscan *sc)
+{
+	sc->looked = true;
+	for (int j = 0; j < sc->nkeys && sc->net->npsets; j++)
+		sc->set[j] = pset_find(sc->net, &sc->keys[j]);
+}
+
+static void pscan_build(struct pscan *sc)
+{
+	sc->built = true;
+	for (int j = 0; j < sc->nkeys; j++)
+		if (!sc->set[j])
+			sc->set[j] = pset_build(sc->net, &sc->keys[j]);
+}
+
+static uint64_t reserved_word(const struct pscan *sc, int w)
+{
+	uint64_t v;
+	memcpy(&v, sc->reserved + w * 8, 8);
+	return v;
+}
+
+/* The first port >= port, < limit, of port's parity, that is neither
+ * reserved nor in one of the sets; -1 if none. */
+static int pscan_next(const struct pscan *sc, int port, int limit)
+{
+	int par = port & 1;
+	uint64_t pm = par ? PAR_ODD : PAR_EVEN;
+	while (port < limit) {
+		int w = port >> 6;
+		/* Runs of words where a set holds every port of this parity. */
+		uint64_t full = 0;
+		for (int j = 0; j < sc->nkeys; j++)
+			if (sc->set[j])
+				full |= sc->set[j]->full[par][w >> 6];
+		full >>= (w & 63);
+		if (full & 1) {
+			int run = full == ~0ULL >> (w & 63) ? 64 - (w & 63) : __builtin_ctzll(~full);
+			port = (w + run) * 64 + par;
+			continue;
+		}
+		uint64_t blocked = reserved_word(sc, w);
+		for (int j = 0; j < sc->nkeys; j++)
+			if (sc->set[j])
+				blocked |= sc->set[j]->bits[w];
+		uint64_t ok = ~blocked & pm & (~0ULL << (port & 63));
+		if (ok) {
+			int c = w * 64 + __builtin_ctzll(ok);
+			return c < limit ? c : -1;
+		}
+		port = (w + 1) * 64 + par;
+	}
+	return -1;
+}
+
+int tcp_port_round(st_net *net, const st_sock *s, int kind, const st_addr *a, bool relax,
+		   int low, int high, uint32_t remaining, uint32_t offset, uint16_t *port_out)
+{
+	struct pscan sc;
+	pscan_init(&sc, net, s, kind, a, relax);
+	uint32_t held = 0;
+	/* The kernel's loop visits low + offset + i for i = 0, 2, ... <
+	 * remaining, less `remaining` once past `high`: two runs of one
+	 * parity, [low + offset, min(high, low + offset + remaining)) and
+	 * then from the wrapped port up to low + offset. */
+	uint32_t i = 0;
+	while (i < remaining) {
+		int port = low + (int)offset + (int)i;
+		int limit = low + (int)offset + (int)remaining;
+		if (limit > high)
+			limit = high;
+		if (port >= high) {
+			port -= (int)remaining;
+			limit = low + (int)offset;
+		}
+		int q = sc.usable ? pscan_next(&sc, port, limit) : port;
+		if (q < 0) {
+			i += (uint32_t)(((limit - port) + 1) / 2) * 2;
+			continue;
+		}
+		i += (uint32_t)(q - port);
+		if (!st_net_port_is_reserved(net, (uint16_t)q)) {
+			/* Free ports (no bucket) are taken at once; others need
+			 * the search-mode conflict test. */
+			if (!bkt_find(net, s->proto, (uint16_t)q) ||
+			    !tcp_search_conflict(net, s, (uint16_t)q, kind, a, relax)) {
+				*port_out = (uint16_t)q;
+				return 0;
+			}
+			if (sc.usable && !sc.looked)
+				pscan_look(&sc);
+			if (sc.usable && !sc.built && ++held > PSET_BUILD_AFTER)
+				pscan_build(&sc);
+		}
+		i += 2;
+	}
+	return -EADDRINUSE;
 }
 
 /* The kernel's inet_bind_conflict for one pair, in its three modes. */
@@ -725,7 +996,7 @@ bool udp_rp_compatible(const st_sock *s, const st_sock *e)
  */
 int udp_bind_decide(st_net *net, const st_sock *s, uint16_t port, int kind, const st_addr *a)
 {
-	if (sk_has(s, ST_F_HASHED) && s->lport == port)
+	if (st_ports_reference || (sk_has(s, ST_F_HASHED) && s->lport == port))
 		return -1; /* S would meet itself: leave it to the walk */
 	int64_t r = overlap_sum(net, s, port, kind, a, CM_UDP_REL);
 	if (r == 0)
