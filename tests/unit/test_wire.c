@@ -1558,6 +1558,34 @@ static void test_format(void **state)
 	expect_format(&p, "ICMP time exceeded 192.0.2.1 > 192.0.2.2 (ICMP 192.0.2.1 > 192.0.2.2)");
 	p.inner.proto = 132;
 	expect_format(&p, "ICMP time exceeded 192.0.2.1 > 192.0.2.2 (proto 132 192.0.2.1 > 192.0.2.2)");
+	{	/* Every ICMP name, as in RFC 792 / RFC 4443. */
+		static const struct { int fam; uint8_t type, code; const char *name; } names[] = {
+			{ 4, 0, 0, "echo reply" }, { 4, 3, 0, "net unreachable" },
+			{ 4, 3, 1, "host unreachable" }, { 4, 3, 2, "protocol unreachable" },
+			{ 4, 3, 4, "fragmentation needed" }, { 4, 3, 5, "source route failed" },
+			{ 4, 3, 13, "type 3 code 13" }, { 4, 4, 0, "source quench" },
+			{ 4, 5, 1, "redirect" }, { 4, 8, 0, "echo request" },
+			{ 4, 12, 0, "parameter problem" }, { 4, 13, 0, "type 13 code 0" },
+			{ 6, 1, 0, "no route" }, { 6, 1, 1, "admin prohibited" },
+			{ 6, 1, 2, "beyond scope" }, { 6, 1, 3, "address unreachable" },
+			{ 6, 1, 5, "type 1 code 5" }, { 6, 2, 0, "packet too big" },
+			{ 6, 3, 1, "time exceeded" }, { 6, 4, 2, "parameter problem" },
+			{ 6, 129, 0, "echo reply" },
+		};
+		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+			char want[128], got[STK_WIRE_STRLEN];
+
+			p = base_pkt(names[k].fam == 4 ? ST_AF_INET : ST_AF_INET6,
+				     names[k].fam == 4 ? STK_IPPROTO_ICMP : STK_IPPROTO_ICMPV6);
+			p.icmp_type = names[k].type;
+			p.icmp_code = names[k].code;
+			snprintf(want, sizeof(want), "%s %s ", names[k].fam == 4 ? "ICMP" : "ICMP6",
+				 names[k].name);
+			stk_wire_format(&p, got, sizeof(got));
+			if (strncmp(got, want, strlen(want)) != 0)
+				fail_msg("got \"%s\", want it to start with \"%s\"", got, want);
+		}
+	}
 	p = base_pkt(ST_AF_INET, 47);
 	expect_format(&p, "IP proto 47 192.0.2.1 > 192.0.2.2");
 	p.family = 7;
