@@ -277,6 +277,32 @@ static int set_creds(uint32_t uid, uint32_t caps, const char **where)
 	return 0;
 }
 
+/*
+ * The runner holds two descriptors per process (channel, pidfd), more
+ * than the usual soft limit of 1,024 allows for a scenario of 4,096
+ * processes, so the backend raises its soft limit towards the hard one.
+ * Workers put the limit back as the user had it: a scenario process runs
+ * out of descriptors (EMFILE) exactly where the user's programs would.
+ */
+static bool nofile_raised;
+static struct rlimit nofile_orig;
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t want = 4 * (rlim_t)KR_MAX_PROCS + 1024;
+
+	if (nofile_raised || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	nofile_orig = rl;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return;
+	}
+	nofile_raised = true;
+}
+
 /* Where a worker keeps its channel: out of the way of the socket numbers. */
 static int chan_slot(void)
 {
@@ -292,12 +318,15 @@ static _Noreturn void worker_start(int chan, int nsfd, uint32_t uid, uint32_t ca
 {
 	kr_rsp rsp;
 	const char *where = NULL;
-	int r = 0, at = chan_slot();
+	int r = 0, at;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(1);
 	memset(&rsp, 0, sizeof(rsp));
+	if (nofile_raised)
+		setrlimit(RLIMIT_NOFILE, &nofile_orig);
+	at = chan_slot();
 	if (setns(nsfd, CLONE_NEWNET) < 0) {
 		r = -errno;
 		where = "setns";
@@ -1739,7 +1768,9 @@ sc_backend *kr_backend_new(const sc_backend_config *cfg, char *msg, size_t msgle
 	b->userns = in_own_userns;
 	b->relay.chan = -1;
 	b->relay.pid = -1;
+	b->relay.pidfd = -1;
 	b->relay.guard_slot = -1;
+	raise_nofile();
 	b->guard.chan = -1;
 	b->guard.pid = -1;
 	b->home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);

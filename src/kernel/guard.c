@@ -36,7 +36,6 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -343,24 +342,22 @@ void kr_guard_drop_mount(kr_guard *g, int slot)
 int kr_guard_proc(kr_guard *g, int pidfd)
 {
 	sigset_t old;
-	int i, dup;
+	int i;
 
-	dup = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
-	if (dup < 0)
-		return -errno;
+	if (pidfd < 0)
+		return -EBADF;
 	block_all(&old);
 	for (i = 0; i < REG_PROCS; i++) {
 		if (reg_pidfd[i] == 0) {
-			reg_pidfd[i] = dup + 1;
+			reg_pidfd[i] = pidfd + 1;
 			break;
 		}
 	}
 	unblock(&old);
-	if (i == REG_PROCS) {
-		close(dup);
+	if (i == REG_PROCS)
 		return -ENOSPC;
-	}
-	guard_tell(g, GM_PROC, i, NULL, dup);
+	/* The guardian gets a duplicate of its own (SCM_RIGHTS). */
+	guard_tell(g, GM_PROC, i, NULL, pidfd);
 	return i;
 }
 
@@ -376,6 +373,5 @@ void kr_guard_forget(kr_guard *g, int slot)
 	reg_pidfd[slot] = 0;
 	unblock(&old);
 	if (v > 0)
-		close(v - 1);
-	guard_tell(g, GM_FORGET, slot, NULL, -1);
+		guard_tell(g, GM_FORGET, slot, NULL, -1);
 }

@@ -60,7 +60,8 @@ int kr_guard_mount(kr_guard *g, const char *path);
 void kr_guard_unmount(kr_guard *g, int slot);
 /* Forget the slot without touching the path (the mount never happened). */
 void kr_guard_drop_mount(kr_guard *g, int slot);
-/* Register a process by pidfd (the guard keeps its own duplicate). */
+/* Register a process by pidfd.  The descriptor stays the caller's, who
+ * must kr_guard_forget the slot before closing it. */
 int kr_guard_proc(kr_guard *g, int pidfd);
 void kr_guard_forget(kr_guard *g, int slot);
 
@@ -95,6 +96,7 @@ int kr_sysctl_write(const char *key, const char *const *values, int nvalues);
 typedef struct kr_relay {
 	int chan;   /* -1 until the first delayed link */
 	pid_t pid;
+	int pidfd;
 	int guard_slot;
 } kr_relay;
 

@@ -220,12 +220,13 @@ static int relay_start(kr_relay *r, kr_guard *g, char *msg, size_t msglen)
 	r->chan = sv[0];
 	r->pid = pid;
 	r->guard_slot = -1;
+	r->pidfd = -1;
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd >= 0) {
+		r->pidfd = pidfd;
 		slot = kr_guard_proc(g, pidfd);
 		if (slot >= 0)
 			r->guard_slot = slot;
-		close(pidfd);
 	}
 	return 0;
 }
@@ -283,5 +284,9 @@ void kr_relay_stop(kr_relay *r, kr_guard *g)
 	if (r->guard_slot >= 0) {
 		kr_guard_forget(g, r->guard_slot);
 		r->guard_slot = -1;
+	}
+	if (r->pidfd >= 0) {
+		close(r->pidfd);
+		r->pidfd = -1;
 	}
 }

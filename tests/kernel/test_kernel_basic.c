@@ -11,6 +11,7 @@
 #include "kr_test.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -541,6 +542,39 @@ static void test_bad_inputs(void **state)
 	KT_LS(NULL, "tcp4 BOUND 127.0.0.1:4000 * liz\n");
 }
 
+/*
+ * More processes than the usual descriptor limit of 1,024 would allow the
+ * runner (it holds two descriptors per process), while each process keeps
+ * the user's limit: its 1,021st socket fails with EMFILE (0, 1, 2 and the
+ * control channel are open).  main() sets the soft limit to 1,024.
+ */
+static void test_many_processes(void **state)
+{
+	enum { N = 1100 };
+	int i, p = -1, fd = 0, count = 0;
+	char name[16];
+	sc_result r;
+
+	(void)state;
+	for (i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		p = kt_proc(name, NULL, 1000, 0);
+	}
+	for (;;) {
+		kt_ops()->socket(kt_b, p, SC_UDP4, &r);
+		if (r.kind == SC_R_ERR)
+			break;
+		fd = r.fd;
+		count++;
+		sc_result_clear(&r);
+		assert_true(count <= 1024);
+	}
+	KT_ERR(&r, EMFILE, "socket beyond the descriptor limit");
+	sc_result_clear(&r);
+	assert_int_equal(count, 1020);
+	(void)fd;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -551,8 +585,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hosts_and_links, kt_setup, kt_teardown),
 		cmocka_unit_test_setup_teardown(test_crashed_process, kt_setup, kt_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_inputs, kt_setup, kt_teardown),
+		cmocka_unit_test_setup_teardown(test_many_processes, kt_setup, kt_teardown),
 	};
 
+	struct rlimit rl;
+
+	/* The usual limit of a login shell (see test_many_processes). */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max >= 1024) {
+		rl.rlim_cur = 1024;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	/* Probe once: exit 77 before cmocka if the machine cannot do it. */
 	kt_setup(NULL);
 	kt_teardown(NULL);
