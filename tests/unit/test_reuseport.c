@@ -441,6 +441,46 @@ static void test_e14e_pair_with_connected_only(void **st)
 	h_env_done(&e);
 }
 
+/* E15e: B-U4 reads the port's primary chain, where IPv6 SO_REUSEPORT
+ * owners are appended at the tail: `::` RA bound first stays ahead of the
+ * newer `::1` RA+RP socket and refuses a `::1` RP-only newcomer; E15f, the
+ * IPv4 control (= X8), admits it. */
+static void test_e15e_primary_order(void **st)
+{
+	h_env e;
+	st_sock *s2, *s1, *c;
+	(void)st;
+	h_env_init(&e, 10, "E15e IPv6: `::` RA, `::1` RA+RP, then `::1` RP: EADDRINUSE");
+	s2 = h_udp6(&e);
+	h_flags(&e, s2, H_RA);
+	H_RC(&e, h_bind(&e, s2, "[::]:21505"), 0);
+	s1 = rp_udp(&e, ST_AF_INET6, "[::1]:21505", H_RA, H_UID);
+	c = h_udp6(&e);
+	h_flags(&e, c, H_RP);
+	H_RC(&e, h_bind(&e, c, "[::1]:21505"), -EADDRINUSE);
+	H_ASSERT(&e, e.ex.conflict == s2, "the refusing owner is the older `::` socket, got %s",
+		 h_who(&e, e.ex.conflict));
+	(void)s1;
+	h_ctx(&e, "E15e2 the same with `::1` RA+RP bound first: EADDRINUSE");
+	s1 = rp_udp(&e, ST_AF_INET6, "[::1]:21506", H_RA, H_UID);
+	s2 = h_udp6(&e);
+	h_flags(&e, s2, H_RA);
+	H_RC(&e, h_bind(&e, s2, "[::]:21506"), 0);
+	c = h_udp6(&e);
+	h_flags(&e, c, H_RP);
+	H_RC(&e, h_bind(&e, c, "[::1]:21506"), -EADDRINUSE);
+	h_ctx(&e, "E15f IPv4 control: 0.0.0.0 RA, 127.0.0.1 RA+RP, 127.0.0.1 RP: ok");
+	s2 = h_udp4(&e);
+	h_flags(&e, s2, H_RA);
+	H_RC(&e, h_bind(&e, s2, "0.0.0.0:21507"), 0);
+	s1 = rp_udp(&e, ST_AF_INET, "127.0.0.1:21507", H_RA, H_UID);
+	c = h_udp4(&e);
+	h_flags(&e, c, H_RP);
+	H_RC(&e, h_bind(&e, c, "127.0.0.1:21507"), 0);
+	H_ASSERT(&e, c->rp_group == s1->rp_group, "C joins the RA+RP socket's group");
+	h_env_done(&e);
+}
+
 /* ------------------------------------------------------------------ */
 /* The 32,768-member cap (E17)                                          */
 /* ------------------------------------------------------------------ */
@@ -539,6 +579,7 @@ int main(void)
 		cmocka_unit_test(test_e14c_v6_join_surviving_group),
 		cmocka_unit_test(test_e14d_v6_disconnected_member_first),
 		cmocka_unit_test(test_e14e_pair_with_connected_only),
+		cmocka_unit_test(test_e15e_primary_order),
 		cmocka_unit_test(test_cap_tcp),
 		cmocka_unit_test(test_cap_udp),
 	};
