@@ -321,7 +321,9 @@ static stk_pkt base_pkt(int family, uint8_t proto)
  * recording the IP packets.  Traffic: connect 192.0.2.1:40000 ->
  * 192.0.2.2:8080, send "hello", close; the same over IPv6; UDP "abc" 5000
  * -> 6000, then "ping" 5000 -> 6001 (closed: ICMP port unreachable), both
- * families; connect 192.0.2.1:40001 -> 192.0.2.2:9 (closed: RST).
+ * families; connect 192.0.2.1:40001 -> 192.0.2.2:9 (closed: RST).  The
+ * script is tests/unit/wire_reference_capture.py (run as root; sequence
+ * numbers, timestamps and IP ids differ on every run).
  */
 enum { R_SYN4, R_SYNACK4, R_ACK4, R_DATA4, R_FIN4, R_SYN6, R_SYNACK6, R_DATA6, R_FIN6,
        R_UDP4, R_ICMP4, R_UDP6, R_ICMP6, R_RST4, R_COUNT };
