@@ -223,11 +223,6 @@ static int grow_procs(kr_backend *b)
 	return 0;
 }
 
-static int cap_bit(int cap)
-{
-	return cap;
-}
-
 /* Drop to uid (gid = uid) with exactly `caps`; uid 0 + all caps is root. */
 static int set_creds(uint32_t uid, uint32_t caps, const char **where)
 {
@@ -262,7 +257,7 @@ static int set_creds(uint32_t uid, uint32_t caps, const char **where)
 	hdr.pid = 0;
 	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
 		if (caps & map[i].st) {
-			int c = cap_bit(map[i].cap);
+			int c = map[i].cap;
 
 			data[c >> 5].effective |= 1u << (c & 31);
 			data[c >> 5].permitted |= 1u << (c & 31);
