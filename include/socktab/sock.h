@@ -242,8 +242,14 @@ int st_autobind(st_net *net, st_sock *sk);
  * is short it returns -ENOMEM and changes nothing. */
 int st_disconnect(st_net *net, st_sock *sk);
 
-/* TCP: the peer answered RST to our SYN (C-T9): back to CLOSE, an
- * automatically taken port is released.  -ENOMEM as st_disconnect. */
+/* TCP: the peer answered RST to our SYN (C-T9, the kernel's tcp_done):
+ * back to CLOSE, out of the 4-tuple table, an automatically taken port is
+ * released (getsockname keeps showing it); the source address connect()
+ * chose stays.  When connect() then reports the failure (a blocking
+ * connect, or a later connect() call), Linux also disconnects the socket,
+ * which resets that address: the caller does that with st_disconnect
+ * (E21: after SO_ERROR alone getsockname shows 127.0.0.1:P, after the
+ * blocking connect 0.0.0.0:P). */
 int st_connect_failed(st_net *net, st_sock *sk);
 
 /* TCP: a handshake completed on listener `lsk`: `child` (initialised with

@@ -671,16 +671,18 @@ static int tcp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
 }
 
 /* Drop what a TCP connect took: back to CLOSE, unhash, release an
- * automatic port and reset an address bind() did not lock (C-T9, C-T11).
- * The reset writes 0.0.0.0 or :: by the socket's family (the kernel's
- * inet_reset_saddr); an AF_INET6 socket bound to ::ffff:0.0.0.0 holds the
- * address lock and keeps what connect() chose (E12).  The one allocation
- * (aggregates for the reset address) is made first, so on -ENOMEM nothing
- * has changed. */
-static int tcp_unconnect(st_net *net, st_sock *sk)
+ * automatic port, and, for a disconnect, reset an address bind() did not
+ * lock (C-T9, C-T11).  The reset writes 0.0.0.0 or :: by the socket's
+ * family (the kernel's inet_reset_saddr); an AF_INET6 socket bound to
+ * ::ffff:0.0.0.0 holds the address lock and keeps what connect() chose
+ * (E12).  A refused SYN alone (tcp_done) does not reset the address: that
+ * is done by the disconnect connect() performs when it reports the
+ * failure (E21).  The one allocation (aggregates for the reset address)
+ * is made first, so on -ENOMEM nothing has changed. */
+static int tcp_unconnect(st_net *net, st_sock *sk, bool reset_addr)
 {
 	bool release = sk_has(sk, ST_F_HASHED) && !sk_has(sk, ST_F_BINDPORT_LOCK);
-	bool reset = !sk_has(sk, ST_F_BINDADDR_LOCK);
+	bool reset = reset_addr && !sk_has(sk, ST_F_BINDADDR_LOCK);
 	st_addr any = sock_unbound_addr(sk);
 	int nk = kind_of(sk->family, &any, sk_has(sk, ST_F_V6ONLY));
 	bool move = reset && !release && sk_has(sk, ST_F_HASHED) && !st_addr_equal(&any, &sk->laddr);
@@ -719,7 +721,8 @@ static int tcp_unconnect(st_net *net, st_sock *sk)
 		sk->laddr = any;
 		sk->kind = K_NONE;
 	}
-	sk->flags &= ~ST_F_ASSIGNED_SRC;
+	if (reset)
+		sk->flags &= ~ST_F_ASSIGNED_SRC;
 	sk->raddr = sock_unbound_addr(sk);
 	sk->rport = 0;
 	return 0;
@@ -729,7 +732,7 @@ int st_connect_failed(st_net *net, st_sock *sk)
 {
 	if (!net || !sk || sk->proto != ST_TCP || sk->state != ST_SYN_SENT)
 		return -EINVAL;
-	return tcp_unconnect(net, sk);
+	return tcp_unconnect(net, sk, false);
 }
 
 /* ---- UDP connect ------------------------------------------------------- */
@@ -946,7 +949,7 @@ int st_disconnect(st_net *net, st_sock *sk)
 	if (!net || !sk)
 		return -EINVAL;
 	if (sk->proto == ST_TCP)
-		return tcp_unconnect(net, sk);
+		return tcp_unconnect(net, sk, true);
 	return udp_disconnect(net, sk);
 }
 

@@ -462,7 +462,7 @@ static void test_ct9_refused_releases_auto_port(void **st)
 	st_sock *a, *b, *x, *y;
 	uint16_t pa, pb;
 	(void)st;
-	h_env_init(&e, 6, "C-T9/X21 a refused connect releases an automatic port");
+	h_env_init(&e, 10, "C-T9/X21/E21 a refused connect releases an automatic port");
 	a = h_tcp4(&e);
 	H_RC(&e, h_connect(&e, a, "127.0.0.1:7020"), 0);
 	pa = a->lport;
@@ -470,10 +470,17 @@ static void test_ct9_refused_releases_auto_port(void **st)
 	h_check(&e);
 	H_ASSERT(&e, a->state == ST_CLOSE && a->lport == 0 && h_port(a) == pa,
 		 "getsockname keeps the stale port %u (shows %u)", pa, h_port(a));
-	x = h_tcp4(&e);
+	/* E21a: the RST alone keeps the source address; the disconnect that
+	 * connect() does when it reports the failure resets it. */
 	char ep[64];
 	snprintf(ep, sizeof ep, "127.0.0.1:%u", pa);
+	H_NAME(&e, a, ep);
+	x = h_tcp4(&e);
 	H_RC(&e, h_bind(&e, x, ep), 0);
+	H_RC(&e, h_disconnect(&e, a), 0);
+	snprintf(ep, sizeof ep, "0.0.0.0:%u", pa);
+	H_NAME(&e, a, ep);
+	snprintf(ep, sizeof ep, "127.0.0.1:%u", pa);
 	/* bind(127.0.0.1, 0) is not a locked port either. */
 	b = h_tcp4(&e);
 	H_RC(&e, h_bind(&e, b, "127.0.0.1:0"), 0);
@@ -492,6 +499,17 @@ static void test_ct9_refused_releases_auto_port(void **st)
 	H_RC(&e, h_connect(&e, c, "127.0.0.1:7020"), 0);
 	H_RC(&e, st_connect_failed(e.net, c), 0);
 	H_NAME(&e, c, "127.0.0.1:7021");
+	/* E21b: bound 0.0.0.0:P: after the RST 127.0.0.1:P, still holding
+	 * the port there; after the disconnect 0.0.0.0:P. */
+	st_sock *w = h_tcp4(&e);
+	H_RC(&e, h_bind(&e, w, "0.0.0.0:22100"), 0);
+	H_RC(&e, h_connect(&e, w, "127.0.0.1:9"), 0);
+	H_RC(&e, st_connect_failed(e.net, w), 0);
+	H_NAME(&e, w, "127.0.0.1:22100");
+	st_sock *q = h_tcp4(&e);
+	H_RC(&e, h_bind(&e, q, "127.0.0.1:22100"), -EADDRINUSE);
+	H_RC(&e, h_disconnect(&e, w), 0);
+	H_NAME(&e, w, "0.0.0.0:22100");
 	H_RC(&e, st_connect_failed(e.net, c), -EINVAL); /* not connecting */
 	H_RC(&e, h_connect(&e, c, "127.0.0.1:7020"), 0);
 	h_env_done(&e);
