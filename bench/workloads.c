@@ -48,6 +48,7 @@ enum {
 	WILDCARD_OPS = 100000,     /* wildcard binds beside N owners */
 	LISTENER_GROUP = 1000,     /* the wildcard reuseport group */
 	PORTS_PER_ADDR = 64512,    /* 1024..65535 */
+	REUSEPORT_GROUP_MAX = 32768, /* Linux's cap on a reuseport group */
 };
 
 static const st_cred bench_cred = {BENCH_UID, 0};
@@ -233,6 +234,14 @@ static int run_bind_shape(bench_out *o, const char *wl, bind_shape shape, size_t
 	if (shape == SHAPE_ADDRS && n > 16000000)
 		return -EINVAL; /* 127/8 holds 16.7M addresses */
 	for (int pi = 0; pi < 2; pi++) {
+		/* A UDP socket joins its reuseport group at bind(), and Linux
+		 * caps a group at 32,768 members (E17): beyond, no run. */
+		if (shape == SHAPE_REUSEPORT && protos[pi] == ST_UDP && n > REUSEPORT_GROUP_MAX) {
+			if (!o->json)
+				fprintf(o->f, "%-18s %-12s %9zu  (not run: a UDP reuseport group holds at "
+					      "most %d sockets)\n", wl, proto_names[pi], n, REUSEPORT_GROUP_MAX);
+			continue;
+		}
 		env e;
 		int err = env_new(&e, n, protos[pi]);
 		if (err)

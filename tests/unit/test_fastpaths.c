@@ -27,7 +27,7 @@
 #include "socktab/socktab.h"
 #include "net_internal.h"
 
-enum { NSOCK = 1200, STEPS = 40000 };
+enum { NSOCK = 1200, STEPS = 12000 };
 
 typedef struct world {
 	st_net *net;
