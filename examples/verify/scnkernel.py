@@ -174,9 +174,16 @@ def parse_addr(tok, wildcard_ok=False):
     try:
         if v4 is not None:
             return (socket.AF_INET, str(ipaddress.IPv4Address(v4)), port, None)
-        return (socket.AF_INET6, str(ipaddress.IPv6Address(v6)), port, scope)
+        return (socket.AF_INET6, v6text(ipaddress.IPv6Address(v6).packed),
+                port, scope)
     except ValueError:
         raise ScnError("bad address: %s" % tok)
+
+
+def v6text(packed):
+    """RFC 5952 text, with IPv4-mapped addresses in dotted form
+    (::ffff:127.0.0.1), as Linux's inet_ntop and the language write them."""
+    return socket.inet_ntop(socket.AF_INET6, packed)
 
 
 def is_addr(tok):
@@ -186,7 +193,7 @@ def is_addr(tok):
 def fmt_sockaddr(family, sa):
     if family == socket.AF_INET:
         return "%s:%d" % (sa[0], sa[1])
-    host = str(ipaddress.IPv6Address(sa[0].split("%")[0]))
+    host = v6text(ipaddress.IPv6Address(sa[0].split("%")[0]).packed)
     scope = ""
     if len(sa) > 3 and sa[3]:
         try:
@@ -785,11 +792,10 @@ class Runner:
             if fam == socket.AF_INET:
                 return "%s:%d" % (socket.inet_ntop(socket.AF_INET, raw[:4]),
                                   port)
-            ip = ipaddress.IPv6Address(raw)
             scope = ""
-            if ip.is_link_local and ifindex:
+            if ipaddress.IPv6Address(raw).is_link_local and ifindex:
                 scope = "%" + socket.if_indextoname(ifindex)
-            return "[%s%s]:%d" % (ip, scope, port)
+            return "[%s%s]:%d" % (v6text(raw), scope, port)
         local = addr(src, sport)
         peer = "*" if dport == 0 else addr(dst, dport)
         if proto == socket.IPPROTO_TCP:
