@@ -1011,7 +1011,9 @@ int st_accept_child(st_net *net, const st_sock *lsk, st_sock *child, const st_so
 	child->family = c.family;
 	child->uid = c.uid;
 	child->dev = c.dev;
-	child->flags = c.flags | ST_F_BINDPORT_LOCK | ST_F_BINDADDR_LOCK;
+	/* sk_clone_lock: the child keeps the listener's locks except
+	 * SOCK_BINDPORT_LOCK, so a finished connection releases its port. */
+	child->flags = c.flags | (lsk->flags & ST_F_BINDADDR_LOCK);
 	child->laddr = c.laddr;
 	child->raddr = c.raddr;
 	child->rport = c.rport;

@@ -34,13 +34,13 @@
 enum { MAXP = 4, MAXV = 12, NPORTS = 6 };
 
 typedef struct gvar {
-	char name[8];
+	char name[16];
 	int kind;    /* 0 tcp4, 1 tcp6, 2 udp4, 3 udp6 */
 	bool live;
 } gvar;
 
 typedef struct gproc {
-	char name[8];
+	char name[16];
 	bool alive;
 	gvar v[MAXV];
 	int nv;
@@ -59,7 +59,12 @@ typedef struct gen {
 	int conns;
 } gen;
 
+/* The first NTRAFFIC ports are the only destinations of connect/sendto:
+ * the others lie in the small ephemeral range some scenarios set, and a
+ * random automatic port equal to a destination would make the outcome
+ * depend on chance (a UDP socket connected to itself on Linux only). */
 static const uint16_t ports[NPORTS] = { 80, 5000, 5001, 40000, 40003, 0 };
+enum { NTRAFFIC = 3 };
 
 static uint64_t rnd(gen *g)
 {
@@ -211,7 +216,7 @@ static void op(gen *g)
 		return;
 	}
 	if (what < 68) {
-		int pidx = pick(g, NPORTS - 1);
+		int pidx = pick(g, NTRAFFIC);
 		if (g->rp_port[pidx] || g->conns > 40)
 			return;
 		addr_for(g, v->kind, a, sizeof(a), pidx);
@@ -226,7 +231,7 @@ static void op(gen *g)
 			if (n)
 				out(g, "%s: %s = accept %s", p->name, n->name, v->name);
 		} else {
-			int pidx = pick(g, NPORTS - 1);
+			int pidx = pick(g, NTRAFFIC);
 			if (g->rp_port[pidx])
 				return;
 			addr_for(g, v->kind, a, sizeof(a), pidx);

@@ -381,6 +381,14 @@ int stk_connect(stk_sock *sk, const st_sockaddr *sa, const st_cred *cred, st_exp
 		err = sk->so_error ? -sk->so_error : -ECONNABORTED;
 		sk->so_error = 0;
 		sk->sstate = STK_SS_UNCONNECTED;
+		/* Having reported the failure, connect() disconnects the socket
+		 * (tcp_disconnect): shutdown flags and queues start afresh, so
+		 * a later recv() says ENOTCONN, not end of stream. */
+		sk->shut_rd = sk->shut_wr = false;
+		sk->rcv_eof = false;
+		stk_tcp_init_tcb(sk);
+		/* ... which also forgets an automatic source address (E21). */
+		st_disconnect(sk->stack->net, sk->core);
 		return err;
 	}
 	sk->sstate = STK_SS_CONNECTED;

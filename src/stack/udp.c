@@ -86,6 +86,11 @@ int stk_udp_sendto(stk_sock *sk, const st_sockaddr *to, const uint8_t *data, siz
 	int err = stk_ip_route(st, v4 ? ST_AF_INET : ST_AF_INET6, &dst, sk->core->dev, &src, &ifindex);
 	if (err)
 		return err;
+	/* A v4-mapped source (bound or connected that way, even
+	 * ::ffff:0.0.0.0) cannot send to a native IPv6 destination; the
+	 * route is looked up first (ip6_dst_lookup_tail). */
+	if (!v4 && sk->core->family == ST_AF_INET6 && st_addr_is_v4mapped(&sk->core->laddr))
+		return -EAFNOSUPPORT;
 	if (is_broadcast(st, &dst) && !(sk->core->flags & ST_F_BROADCAST))
 		return -EACCES;
 	if (sk->so_error) {
