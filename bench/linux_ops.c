@@ -16,7 +16,9 @@
  * It is meant to run inside a fresh network namespace (bench/compare
  * makes one), where it may change net.core.somaxconn and where nothing
  * else holds ports.  Only bind()/connect() are timed (socket() and
- * setsockopt() are not), as in socktab_bench.
+ * setsockopt() are not), as in socktab_bench: "seconds" is the CPU time
+ * of the loop of calls (user and kernel), per-call figures are medians of
+ * wall-clock times.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -76,12 +78,27 @@ static struct sockaddr_in sin4(uint32_t addr, uint16_t port)
 
 typedef enum op { OP_DISTINCT, OP_ADDRS, OP_REUSEPORT, OP_BIND0, OP_CONNECT } op;
 
-/* One socket's operation; returns 0 or errno.  Only the call is timed. */
-static int do_one(op o, size_t i, uint32_t *ns)
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* socket() and the options, before any clock runs. */
+static int make_socket(op o)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | (o == OP_CONNECT ? SOCK_NONBLOCK : 0), 0);
-	if (fd < 0)
-		return errno;
+	if (fd >= 0 && o == OP_REUSEPORT) {
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	}
+	return fd;
+}
+
+/* One socket's operation; returns 0 or errno.  Only the call is timed. */
+static int do_one(op o, int fd, size_t i, uint32_t *ns)
+{
 	struct sockaddr_in a;
 	switch (o) {
 	case OP_DISTINCT:
@@ -90,12 +107,9 @@ static int do_one(op o, size_t i, uint32_t *ns)
 	case OP_ADDRS:
 		a = sin4(0x7f000001u + (uint32_t)i, 5000);
 		break;
-	case OP_REUSEPORT: {
-		int one = 1;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	case OP_REUSEPORT:
 		a = sin4(0x7f000001u, 5000);
 		break;
-	}
 	case OP_BIND0:
 		a = sin4(0x7f000001u, 0);
 		break;
@@ -111,13 +125,12 @@ static int do_one(op o, size_t i, uint32_t *ns)
 	int err = rc ? errno : 0;
 	uint64_t dt = now_ns() - t0;
 	*ns = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
-	if (err)
-		close(fd);
 	return err;
 }
 
 struct chunk_hdr {
 	uint64_t ok;
+	uint64_t cpu_ns;         /* CPU time of the timed loop */
 	int32_t err;
 	uint32_t fail_ns;
 };
@@ -141,8 +154,9 @@ static int read_full(int fd, void *buf, size_t len)
 /* Run `total` operations (or until one fails, when until_fail) over worker
  * processes; per-call times into call[]; returns calls that succeeded. */
 static size_t run_spread(op o, size_t total, bool until_fail, uint32_t *call, int *err_out,
-			 uint32_t *fail_ns)
+			 uint32_t *fail_ns, uint64_t *cpu_total)
 {
+	*cpu_total = 0;
 	size_t chunk = chunk_size(), done = 0;
 	pid_t pids[1024];
 	int np = 0;
@@ -155,11 +169,16 @@ static size_t run_spread(op o, size_t total, bool until_fail, uint32_t *call, in
 		pid_t pid = fork();
 		if (pid == 0) {
 			close(pfd[0]);
-			struct chunk_hdr h = {0, 0, 0};
+			struct chunk_hdr h = {0, 0, 0, 0};
 			uint32_t *ns = calloc(n, sizeof(uint32_t));
-			for (size_t i = 0; ns && i < n; i++) {
+			int *fds = calloc(n, sizeof(int));
+			for (size_t i = 0; ns && fds && i < n; i++)
+				if ((fds[i] = make_socket(o)) < 0)
+					h.err = errno;
+			uint64_t c0 = cpu_ns();
+			for (size_t i = 0; ns && fds && !h.err && i < n; i++) {
 				uint32_t t = 0;
-				int e = do_one(o, done + i, &t);
+				int e = do_one(o, fds[i], done + i, &t);
 				if (e) {
 					h.err = e;
 					h.fail_ns = t;
@@ -167,7 +186,8 @@ static size_t run_spread(op o, size_t total, bool until_fail, uint32_t *call, in
 				}
 				ns[h.ok++] = t;
 			}
-			if (!ns)
+			h.cpu_ns = cpu_ns() - c0;
+			if (!ns || !fds)
 				h.err = ENOMEM;
 			if (write(pfd[1], &h, sizeof(h)) != (ssize_t)sizeof(h) ||
 			    (h.ok && write(pfd[1], ns, h.ok * sizeof(uint32_t)) !=
@@ -193,6 +213,7 @@ static size_t run_spread(op o, size_t total, bool until_fail, uint32_t *call, in
 		}
 		close(pfd[0]);
 		done += h.ok;
+		*cpu_total += h.cpu_ns;
 		if (h.err) {
 			*err_out = h.err;
 			*fail_ns = h.fail_ns;
@@ -207,30 +228,46 @@ static size_t run_spread(op o, size_t total, bool until_fail, uint32_t *call, in
 	return done;
 }
 
-static void emit(const char *wl, const char *variant, size_t sockets, const uint32_t *call,
-		 size_t ncalls, long fail_ns, bool per_call)
+static int cmp_u32(const void *a, const void *b)
 {
-	uint64_t ns = 0;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Median of v[a..b): per-call figures are wall-clock times, and a median
+ * keeps a call during which the machine ran something else from
+ * speaking for its neighbours. */
+static double median(const uint32_t *v, size_t a, size_t b)
+{
+	if (b <= a)
+		return 0.0;
+	uint32_t *t = malloc((b - a) * sizeof(*t));
+	if (!t)
+		return 0.0;
+	memcpy(t, v + a, (b - a) * sizeof(*t));
+	qsort(t, b - a, sizeof(*t), cmp_u32);
+	double m = t[(b - a) / 2];
+	free(t);
+	return m;
+}
+
+static void emit(const char *wl, const char *variant, size_t sockets, const uint32_t *call,
+		 size_t ncalls, long fail_ns, bool per_call, uint64_t cpu)
+{
+	uint64_t wall = 0;
 	for (size_t i = 0; i < ncalls; i++)
-		ns += call[i];
+		wall += call[i];
 	printf("{\"system\":\"linux\",\"workload\":\"%s\",\"variant\":\"%s\",\"sockets\":%zu,"
-	       "\"ops\":%zu,\"seconds\":%.6f,\"ns_per_op\":%.2f",
-	       wl, variant, sockets, ncalls, (double)ns / 1e9,
-	       ncalls ? (double)ns / (double)ncalls : 0.0);
+	       "\"ops\":%zu,\"seconds\":%.6f,\"ns_per_op\":%.2f,\"wall_seconds\":%.6f",
+	       wl, variant, sockets, ncalls, (double)cpu / 1e9,
+	       ncalls ? (double)cpu / (double)ncalls : 0.0, (double)wall / 1e9);
 	if (per_call && ncalls) {
 		size_t tail = ncalls / 100 ? ncalls / 100 : 1;
-		uint64_t s = 0;
-		for (size_t i = ncalls - tail; i < ncalls; i++)
-			s += call[i];
 		printf(",\"last1pct_ns_per_op\":%.1f,\"exhausted_call_ns\":%ld,\"decile_ns_per_op\":[",
-		       (double)s / (double)tail, fail_ns);
-		for (int d = 0; d < 10; d++) {
-			size_t a = ncalls * (size_t)d / 10, b = ncalls * (size_t)(d + 1) / 10;
-			uint64_t t = 0;
-			for (size_t i = a; i < b; i++)
-				t += call[i];
-			printf("%s%.1f", d ? "," : "", b > a ? (double)t / (double)(b - a) : 0.0);
-		}
+		       median(call, ncalls - tail, ncalls), fail_ns);
+		for (int d = 0; d < 10; d++)
+			printf("%s%.1f", d ? "," : "",
+			       median(call, ncalls * (size_t)d / 10, ncalls * (size_t)(d + 1) / 10));
 		printf("]");
 	}
 	printf("}\n");
@@ -305,7 +342,8 @@ int main(int argc, char **argv)
 		return 1;
 	int err;
 	uint32_t fail_ns = 0;
-	size_t ok = run_spread(o, n, exhaust, call, &err, &fail_ns);
+	uint64_t cpu;
+	size_t ok = run_spread(o, n, exhaust, call, &err, &fail_ns, &cpu);
 	if (lfd >= 0)
 		close(lfd);
 	int want = !exhaust ? 0 : o == OP_CONNECT ? EADDRNOTAVAIL : EADDRINUSE;
@@ -315,7 +353,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	emit(wl, o == OP_CONNECT ? "one-dest" : exhaust ? "addr" : "tcp", ok, call, ok, fail_ns,
-	     exhaust);
+	     exhaust, cpu);
 	free(call);
 	return 0;
 }

@@ -716,7 +716,7 @@ struct pscan {
 	st_hkey keys[5];
 	struct st_pset *set[5];
 	bool usable;             /* sets describe S's conflicts exactly */
-	bool looked;             /* set[] found (at the first held port) */
+	unsigned looked;         /* bit j: set[j] has been looked up     */
 	bool built;
 	const uint8_t *reserved;
 };
@@ -738,20 +738,40 @@ static void pscan_init(struct pscan *sc, st_net *net, const st_sock *s, int kind
 	}
 }
 
-/* Find the sets that exist, once the search meets its first held port
- * (most searches end on the first port they test). */
-static void pscan_look(struct pscan *sc)
+/* Which of the scan's keys hold port q (bit j): for a usable scan, q
+ * conflicts exactly when one does (search mode counts every owner). */
+static unsigned pscan_holders(const struct pscan *sc, uint16_t q)
 {
-	sc->looked = true;
-	for (int j = 0; j < sc->nkeys && sc->net->npsets; j++)
-		sc->set[j] = pset_find(sc->net, &sc->keys[j]);
+	unsigned m = 0;
+	for (int j = 0; j < sc->nkeys; j++) {
+		st_hkey k = sc->keys[j];
+		k.port = q;
+		if (st_htab_find(&sc->net->h, &k, st_htab_hash(&sc->net->h, &k)))
+			m |= 1u << j;
+	}
+	return m;
 }
 
-static void pscan_build(struct pscan *sc)
+/* Find the sets of the keys in `which` that exist.  Done lazily, for the
+ * keys that hold a port the search met (most searches end on the first
+ * port they test, and most keys hold nothing). */
+static void pscan_look(struct pscan *sc, unsigned which)
+{
+	which &= ~sc->looked;
+	sc->looked |= which;
+	for (int j = 0; j < sc->nkeys && sc->net->npsets; j++)
+		if (which & (1u << j))
+			sc->set[j] = pset_find(sc->net, &sc->keys[j]);
+}
+
+/* Build the sets of the keys in `which` (those that held ports the
+ * search met) that have none yet. */
+static void pscan_build(struct pscan *sc, unsigned which)
 {
 	sc->built = true;
+	pscan_look(sc, which);
 	for (int j = 0; j < sc->nkeys; j++)
-		if (!sc->set[j])
+		if ((which & (1u << j)) && !sc->set[j])
 			sc->set[j] = pset_build(sc->net, &sc->keys[j]);
 }
 
@@ -801,6 +821,11 @@ int tcp_port_round(st_net *net, const st_sock *s, int kind, const st_addr *a, bo
 	struct pscan sc;
 	pscan_init(&sc, net, s, kind, a, relax);
 	uint32_t held = 0;
+	unsigned holders = 0;
+	/* Where sets exist, use them from the first port on: near
+	 * exhaustion the first port tested is then usually free. */
+	if (sc.usable && net->npsets)
+		pscan_look(&sc, (1u << sc.nkeys) - 1);
 	/* The kernel's loop visits low + offset + i for i = 0, 2, ... <
 	 * remaining, less `remaining` once past `high`: two runs of one
 	 * parity, [low + offset, min(high, low + offset + remaining)) and
@@ -824,15 +849,24 @@ int tcp_port_round(st_net *net, const st_sock *s, int kind, const st_addr *a, bo
 		if (!st_net_port_is_reserved(net, (uint16_t)q)) {
 			/* Free ports (no bucket) are taken at once; others need
 			 * the search-mode conflict test. */
-			if (!bkt_find(net, s->proto, (uint16_t)q) ||
-			    !tcp_search_conflict(net, s, (uint16_t)q, kind, a, relax)) {
+			if (!port_has_bkt(net, s->proto, (uint16_t)q)) {
 				*port_out = (uint16_t)q;
 				return 0;
 			}
-			if (sc.usable && !sc.looked)
-				pscan_look(&sc);
-			if (sc.usable && !sc.built && ++held > PSET_BUILD_AFTER)
-				pscan_build(&sc);
+			if (sc.usable) {
+				unsigned m = pscan_holders(&sc, (uint16_t)q);
+				if (!m) {
+					*port_out = (uint16_t)q;
+					return 0;
+				}
+				pscan_look(&sc, m);
+				holders |= m;
+				if (!sc.built && ++held > PSET_BUILD_AFTER)
+					pscan_build(&sc, holders);
+			} else if (!tcp_search_conflict(net, s, (uint16_t)q, kind, a, relax)) {
+				*port_out = (uint16_t)q;
+				return 0;
+			}
 		}
 		i += 2;
 	}
