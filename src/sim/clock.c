@@ -1,16 +1,29 @@
 /*
- * src/sim/clock.c - virtual time: one binary heap of timers for the world.
+ * src/sim/clock.c - virtual time: one queue of timers for the world.
  *
  * Everything that happens later -- a packet arriving after a link's delay
  * or on loopback "now", a retransmission, the end of TIME_WAIT -- is a
- * stk_timer in this heap, ordered by (when, seq).  `seq` is the arming
+ * stk_timer in this queue, ordered by (when, seq).  `seq` is the arming
  * order, so two events due at the same instant run first-armed first: the
  * order packets were sent is the order they arrive, and runs are
- * deterministic.  Each timer records its heap slot, so cancelling and
- * re-arming are O(log n) without searching.
+ * deterministic (the order is total, so which structure holds the timers
+ * cannot change which one comes out first).
  *
- * Invariant: heap[i]->heap_idx == i for every armed timer, and an idle
- * timer has heap_idx == STK_TIMER_IDLE.
+ * Why a pairing heap linked through the timers, and not an array heap:
+ * arming must not fail.  An array heap has to grow, and a growth that
+ * fails leaves the caller with a timer that is not armed -- a TIME_WAIT
+ * that never ends, a SYN that is never retransmitted -- and the stack has
+ * no sensible way to report that from inside a packet's processing.  With
+ * the links inside each timer, arming costs no memory at all.  The heap
+ * gives O(1) arming and O(log n) amortised removal of the earliest or of
+ * any timer (cancel), which is all the world needs.
+ *
+ * Links: a node's `env_child` is its first child, `env_next` its next
+ * sibling, and `env_prev` either its left sibling or, for a first child,
+ * its parent; the root has no siblings and env_prev == NULL.
+ * Invariant: every armed timer is in the heap exactly once, every timer
+ * in the heap is no earlier than its parent, heap_idx != STK_TIMER_IDLE
+ * exactly for armed timers.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,106 +35,137 @@ static bool before(const stk_timer *a, const stk_timer *b)
 	return a->when < b->when || (a->when == b->when && a->seq < b->seq);
 }
 
-static void place(sim_clock *c, size_t i, stk_timer *t)
+/* Joins two heap roots (each with no siblings) into one. */
+static stk_timer *meld(stk_timer *a, stk_timer *b)
 {
-	c->heap[i] = t;
-	t->heap_idx = i;
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	if (before(b, a)) {
+		stk_timer *t = a;
+		a = b;
+		b = t;
+	}
+	b->env_prev = a;
+	b->env_next = a->env_child;
+	if (a->env_child)
+		a->env_child->env_prev = b;
+	a->env_child = b;
+	a->env_next = a->env_prev = NULL;
+	return a;
 }
 
-static void sift_up(sim_clock *c, size_t i)
+/* Makes one heap of a list of sibling heaps: meld them in pairs from the
+ * left, then the pairs from the right (the two-pass rule that gives the
+ * pairing heap its amortised bound). */
+static stk_timer *merge_pairs(stk_timer *first)
 {
-	stk_timer *t = c->heap[i];
-	while (i > 0) {
-		size_t parent = (i - 1) / 2;
-		if (!before(t, c->heap[parent]))
-			break;
-		place(c, i, c->heap[parent]);
-		i = parent;
-	}
-	place(c, i, t);
-}
+	stk_timer *pairs = NULL; /* the melded pairs, last pair first */
 
-static void sift_down(sim_clock *c, size_t i)
-{
-	stk_timer *t = c->heap[i];
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-		const stk_timer *best = t;
-		if (l < c->n && before(c->heap[l], best)) {
-			m = l;
-			best = c->heap[l];
-		}
-		if (r < c->n && before(c->heap[r], best))
-			m = r;
-		if (m == i)
-			break;
-		place(c, i, c->heap[m]);
-		i = m;
+	while (first) {
+		stk_timer *a = first, *b = a->env_next;
+
+		first = b ? b->env_next : NULL;
+		a->env_next = a->env_prev = NULL;
+		if (b)
+			b->env_next = b->env_prev = NULL;
+		a = meld(a, b);
+		a->env_next = pairs;
+		pairs = a;
 	}
-	place(c, i, t);
+	stk_timer *root = NULL;
+	while (pairs) {
+		stk_timer *next = pairs->env_next;
+
+		pairs->env_next = NULL;
+		root = meld(root, pairs);
+		pairs = next;
+	}
+	return root;
 }
 
 void sim_clock_init(sim_clock *c)
 {
-	c->heap = NULL;
-	c->n = c->cap = 0;
+	c->root = NULL;
+	c->n = 0;
 	c->now = 0;
 	c->seq = 0;
 }
 
+static void forget(stk_timer *t)
+{
+	/* Depth-first without recursion: walk the child/sibling links. */
+	while (t) {
+		stk_timer *next = t->env_next;
+
+		if (t->env_child) {
+			stk_timer *c = t->env_child;
+
+			/* splice the children in front of the siblings */
+			while (c->env_next)
+				c = c->env_next;
+			c->env_next = next;
+			next = t->env_child;
+		}
+		t->env_child = t->env_next = t->env_prev = NULL;
+		t->heap_idx = STK_TIMER_IDLE;
+		t = next;
+	}
+}
+
 void sim_clock_destroy(sim_clock *c)
 {
-	for (size_t i = 0; i < c->n; i++)
-		c->heap[i]->heap_idx = STK_TIMER_IDLE;
-	free(c->heap);
-	c->heap = NULL;
-	c->n = c->cap = 0;
+	forget(c->root);
+	c->root = NULL;
+	c->n = 0;
 }
 
 void sim_clock_cancel(sim_clock *c, stk_timer *t)
 {
-	size_t i = t->heap_idx;
-	if (i == STK_TIMER_IDLE)
+	if (t->heap_idx == STK_TIMER_IDLE)
 		return;
+	if (t == c->root) {
+		c->root = merge_pairs(t->env_child);
+	} else {
+		/* Unlink t from its parent or left sibling, then put its
+		 * children back as one heap. */
+		if (t->env_prev->env_child == t)
+			t->env_prev->env_child = t->env_next;
+		else
+			t->env_prev->env_next = t->env_next;
+		if (t->env_next)
+			t->env_next->env_prev = t->env_prev;
+		c->root = meld(c->root, merge_pairs(t->env_child));
+	}
+	t->env_child = t->env_next = t->env_prev = NULL;
 	t->heap_idx = STK_TIMER_IDLE;
 	c->n--;
-	if (i == c->n)
-		return;
-	stk_timer *last = c->heap[c->n];
-	place(c, i, last);
-	sift_down(c, i);
-	sift_up(c, last->heap_idx);
 }
 
 int sim_clock_arm(sim_clock *c, stk_timer *t, uint64_t when)
 {
 	sim_clock_cancel(c, t);
-	if (c->n == c->cap) {
-		size_t ncap = c->cap ? 2 * c->cap : 64;
-		stk_timer **h = realloc(c->heap, ncap * sizeof(*h));
-		if (!h)
-			return -ENOMEM;
-		c->heap = h;
-		c->cap = ncap;
-	}
 	t->when = when < c->now ? c->now : when;
 	t->seq = ++c->seq;
+	t->env_child = t->env_next = t->env_prev = NULL;
+	t->heap_idx = 0; /* armed; the heap has no slot numbers */
+	c->root = meld(c->root, t);
 	c->n++;
-	place(c, c->n - 1, t);
-	sift_up(c, c->n - 1);
 	return 0;
 }
 
 stk_timer *sim_clock_peek(const sim_clock *c)
 {
-	return c->n ? c->heap[0] : NULL;
+	return c->root;
 }
 
 stk_timer *sim_clock_pop(sim_clock *c)
 {
-	if (!c->n)
+	stk_timer *t = c->root;
+
+	if (!t)
 		return NULL;
-	stk_timer *t = c->heap[0];
 	sim_clock_cancel(c, t);
 	if (t->when > c->now)
 		c->now = t->when;

@@ -38,12 +38,17 @@
 
 /* A timer the environment keeps in time order.  The stack embeds these in
  * its objects; `fn` is called with the timer once `when` is reached.
- * Invariant: heap_idx == STK_TIMER_IDLE exactly when the timer is not armed. */
+ * Invariant: heap_idx == STK_TIMER_IDLE exactly when the timer is not armed.
+ * The links belong to the environment: they let it keep its timers in an
+ * intrusive structure, so that arming a timer never allocates and never
+ * fails (a timer that silently did not arm would be a connection that
+ * never times out or a TIME_WAIT that never ends). */
 typedef struct stk_timer {
 	uint64_t when;
 	uint64_t seq;      /* tie-break among equal `when`: arming order */
 	size_t heap_idx;
 	void (*fn)(struct stk_timer *t);
+	struct stk_timer *env_child, *env_next, *env_prev; /* environment's links */
 } stk_timer;
 #define STK_TIMER_IDLE ((size_t)-1)
 
