@@ -25,6 +25,7 @@
 
 #include "scenario/model.h"
 #include "sim/sim.h"
+#include "alloc.h"
 
 typedef struct model {
 	sc_backend base;
@@ -60,7 +61,7 @@ static void tappend(model *m, const char *fmt, ...)
 		size_t nc = m->tcap ? m->tcap * 2 : 512;
 		while (nc < m->tlen + k + 2)
 			nc *= 2;
-		char *t = realloc(m->trace, nc);
+		char *t = st_realloc(m->trace, nc);
 		if (!t)
 			return;
 		m->trace = t;
@@ -92,7 +93,10 @@ static void finish(model *m, sc_result *r)
 {
 	sim_settle(m->w);
 	if (m->explain && m->tlen) {
-		r->explain = strdup(m->trace);
+		/* Best effort: without memory the result stands unexplained. */
+		r->explain = st_malloc(m->tlen + 1);
+		if (r->explain)
+			memcpy(r->explain, m->trace, m->tlen + 1);
 	}
 	m->tlen = 0;
 }
@@ -279,16 +283,24 @@ static int m_sysctl(sc_backend *b, const char *host, const char *key, const char
 	return err;
 }
 
-static int add_proc(model *m, sim_proc *p)
+/* Room for one more process id, made before the world creates the
+ * process, so that a failure here leaves no process behind. */
+static int reserve_proc(model *m)
 {
 	if (m->nprocs == m->capprocs) {
 		int nc = m->capprocs ? m->capprocs * 2 : 16;
-		sim_proc **np = realloc(m->procs, (size_t)nc * sizeof(*np));
+		sim_proc **np = st_realloc(m->procs, (size_t)nc * sizeof(*np));
 		if (!np)
 			return -ENOMEM;
 		m->procs = np;
 		m->capprocs = nc;
 	}
+	return 0;
+}
+
+/* Needs reserve_proc() first. */
+static int add_proc(model *m, sim_proc *p)
+{
 	m->procs[m->nprocs] = p;
 	return m->nprocs++;
 }
@@ -303,7 +315,9 @@ static int m_proc(sc_backend *b, const char *name, const char *host, uint32_t ui
 		return -ENOENT;
 	}
 	sim_proc *p;
-	int err = sim_proc_new(m->w, name, h, uid, caps, &p);
+	int err = reserve_proc(m);
+	if (!err)
+		err = sim_proc_new(m->w, name, h, uid, caps, &p);
 	if (!err)
 		err = add_proc(m, p);
 	if (err < 0)
@@ -341,18 +355,17 @@ static void m_socket(sc_backend *b, int p, sc_kind kind, sc_result *r)
 	int fam = kind == SC_TCP4 || kind == SC_UDP4 ? ST_AF_INET : ST_AF_INET6;
 	st_cred c = sim_proc_cred(pr);
 	stk_sock *sk;
-	int err = stk_socket(sim_host_stack(sim_proc_host(pr)), proto, fam, &c, &sk);
+	/* The descriptor first, as socket(2) does: EMFILE (or ENOMEM) before
+	 * any socket exists, and then installing it cannot fail. */
+	int err = sim_fd_reserve(pr);
+	if (!err)
+		err = stk_socket(sim_host_stack(sim_proc_host(pr)), proto, fam, &c, &sk);
 	if (err) {
 		set_err(r, err);
+		finish(m, r);
 		return;
 	}
-	int fd = sim_fd_install(pr, sk);
-	if (fd < 0) {
-		stk_release(sk);
-		set_err(r, fd);
-		return;
-	}
-	r->fd = fd;
+	r->fd = sim_fd_install(pr, sk);
 	finish(m, r);
 }
 
@@ -528,15 +541,17 @@ static void m_accept(sc_backend *b, int p, int fd, sc_result *r)
 	if (!sk)
 		return;
 	sim_proc *pr = proc_of(m, p);
-	/* accept() needs a free descriptor before it takes a connection. */
-	if (!sim_fd_room(pr)) {
-		set_err(r, EMFILE);
+	/* accept() needs a free descriptor before it takes a connection;
+	 * reserving it also makes the install below certain to succeed. */
+	int err = sim_fd_reserve(pr);
+	if (err) {
+		set_err(r, err);
 		finish(m, r);
 		return;
 	}
 	stk_sock *child;
 	st_sockaddr peer;
-	int err = stk_accept(sk, &child, &peer);
+	err = stk_accept(sk, &child, &peer);
 	if (err) {
 		set_err(r, err);
 		finish(m, r);
@@ -595,9 +610,10 @@ static void do_recv(model *m, int p, int fd, bool from, sc_result *r)
 	stk_sock *sk = sock_of(m, p, fd, r);
 	if (!sk)
 		return;
-	uint8_t *buf = malloc(RECV_MAX);
+	uint8_t *buf = st_malloc(RECV_MAX);
 	if (!buf) {
 		set_err(r, ENOMEM);
+		finish(m, r);
 		return;
 	}
 	size_t n = 0;
@@ -605,7 +621,7 @@ static void do_recv(model *m, int p, int fd, bool from, sc_result *r)
 	memset(&src, 0, sizeof(src));
 	int err = stk_recv(sk, buf, RECV_MAX, &n, &src);
 	if (err) {
-		free(buf);
+		st_free(buf);
 		set_err(r, err);
 		finish(m, r);
 		return;
@@ -686,16 +702,11 @@ static void m_fork(sc_backend *b, int p, const char *child, int *child_out, sc_r
 	model *m = M(b);
 	begin(m, r);
 	sim_proc *pr = proc_of(m, p), *c;
-	int err = pr ? sim_proc_fork(pr, child, &c) : -ESRCH;
-	if (!err) {
-		int id = add_proc(m, c);
-		if (id < 0) {
-			sim_proc_exit(c);
-			err = id;
-		} else {
-			*child_out = id;
-		}
-	}
+	int err = pr ? reserve_proc(m) : -ESRCH;
+	if (!err)
+		err = sim_proc_fork(pr, child, &c);
+	if (!err)
+		*child_out = add_proc(m, c);
 	set_err(r, err);
 	finish(m, r);
 }
@@ -713,13 +724,12 @@ static void m_sendfd(sc_backend *b, int p, int fd, int to, sc_result *r)
 		finish(m, r);
 		return;
 	}
-	stk_hold(sk);
-	int nfd = sim_fd_install(dst, sk);
-	if (nfd < 0) {
-		stk_release(sk);
-		set_err(r, nfd);
+	int err = sim_fd_reserve(dst);
+	if (err) {
+		set_err(r, err);
 	} else {
-		r->fd = nfd;
+		stk_hold(sk);
+		r->fd = sim_fd_install(dst, sk);
 	}
 	finish(m, r);
 }
@@ -758,7 +768,7 @@ static void ls_one(stk_sock *sk, void *ctx)
 		return;
 	if (c->n == c->cap) {
 		size_t nc = c->cap ? c->cap * 2 : 64;
-		sc_lsrow *nr = realloc(c->rows, nc * sizeof(*nr));
+		sc_lsrow *nr = st_realloc(c->rows, nc * sizeof(*nr));
 		if (!nr) {
 			c->err = -ENOMEM;
 			return;
@@ -799,7 +809,7 @@ static int m_ls(sc_backend *b, const char *host, sc_lsrow **rows, size_t *nrows)
 	struct ls_ctx c = { .m = m, .h = h };
 	stk_foreach(sim_host_stack(h), ls_one, &c);
 	if (c.err) {
-		free(c.rows);
+		st_free(c.rows);
 		return c.err;
 	}
 	*rows = c.rows;
@@ -811,9 +821,9 @@ static void m_destroy(sc_backend *b)
 {
 	model *m = M(b);
 	sim_world_free(m->w);
-	free(m->procs);
-	free(m->trace);
-	free(m);
+	st_free(m->procs);
+	st_free(m->trace);
+	st_free(m);
 }
 
 static const sc_backend_ops model_ops = {
@@ -860,7 +870,7 @@ void sc_sockaddr_from_net(st_net *net, const st_sockaddr *sa, sc_sockaddr *out)
 
 sc_backend *sc_model_new(const sc_backend_config *cfg, char *msg, size_t msglen)
 {
-	model *m = calloc(1, sizeof(*m));
+	model *m = st_calloc(1, sizeof(*m));
 	if (!m) {
 		snprintf(msg, msglen, "out of memory");
 		return NULL;
@@ -875,14 +885,14 @@ sc_backend *sc_model_new(const sc_backend_config *cfg, char *msg, size_t msglen)
 		if (err) {
 			snprintf(msg, msglen, "cannot write %s: %s", cfg->pcap, strerror(-err));
 			sim_world_free(m->w);
-			free(m);
+			st_free(m);
 			return NULL;
 		}
 	}
 	if (err) {
 		snprintf(msg, msglen, "cannot create the simulated world: %s", st_strerror_name(err));
 		sim_world_free(m->w);
-		free(m);
+		st_free(m);
 		return NULL;
 	}
 	if (m->explain)

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "sim/sim_internal.h"
+#include "alloc.h"
 
 enum { FIRST_FD = 3 };
 
@@ -29,13 +30,13 @@ int sim_proc_new(sim_world *w, const char *name, sim_host *h, uint32_t uid, uint
 		return -EAGAIN;
 	if (w->nprocs == w->capprocs) {
 		int ncap = w->capprocs ? 2 * w->capprocs : 16;
-		sim_proc **np = realloc(w->procs, (size_t)ncap * sizeof(*np));
+		sim_proc **np = st_realloc(w->procs, (size_t)ncap * sizeof(*np));
 		if (!np)
 			return -ENOMEM;
 		w->procs = np;
 		w->capprocs = ncap;
 	}
-	sim_proc *p = calloc(1, sizeof(*p));
+	sim_proc *p = st_calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	strcpy(p->name, name);
@@ -90,7 +91,7 @@ static int put_fd(sim_proc *p, int fd, stk_sock *sk)
 		int n = p->nfds ? p->nfds : 16;
 		while (n <= fd)
 			n *= 2;
-		stk_sock **nf = realloc(p->fds, (size_t)n * sizeof(*nf));
+		stk_sock **nf = st_realloc(p->fds, (size_t)n * sizeof(*nf));
 		if (!nf)
 			return -ENOMEM;
 		memset(nf + p->nfds, 0, (size_t)(n - p->nfds) * sizeof(*nf));
@@ -109,6 +110,20 @@ int sim_fd_install(sim_proc *p, stk_sock *sk)
 	if (fd >= p->nofile)
 		return -EMFILE;
 	return put_fd(p, fd, sk);
+}
+
+int sim_fd_reserve(sim_proc *p)
+{
+	if (!p->alive)
+		return -EBADF;
+	int fd = lowest_free(p);
+	if (fd >= p->nofile)
+		return -EMFILE;
+	if (fd < p->nfds)
+		return 0;
+	/* Grow the table now; put_fd() then finds the slot in place. */
+	int err = put_fd(p, fd, NULL);
+	return err < 0 ? err : 0;
 }
 
 bool sim_fd_room(sim_proc *p)
@@ -143,11 +158,11 @@ int sim_proc_fork(sim_proc *p, const char *child, sim_proc **out)
 		return err;
 	c->nofile = p->nofile;
 	if (p->nfds) {
-		c->fds = calloc((size_t)p->nfds, sizeof(*c->fds));
+		c->fds = st_calloc((size_t)p->nfds, sizeof(*c->fds));
 		if (!c->fds) {
 			/* Undo: the child was the last process added. */
 			p->world->nprocs--;
-			free(c);
+			st_free(c);
 			return -ENOMEM;
 		}
 		c->nfds = p->nfds;

@@ -72,6 +72,9 @@ int sim_fd_install(sim_proc *p, stk_sock *sk);
 stk_sock *sim_fd_get(sim_proc *p, int fd);    /* NULL: EBADF */
 /* Would sim_fd_install succeed (a descriptor below the limit is free)? */
 bool sim_fd_room(sim_proc *p);
+/* Make sure the next sim_fd_install succeeds: 0, -EMFILE (no descriptor
+ * below the limit is free), -ENOMEM (the table cannot grow) or -EBADF. */
+int sim_fd_reserve(sim_proc *p);
 int sim_fd_close(sim_proc *p, int fd);        /* 0 or -EBADF */
 void sim_proc_set_nofile(sim_proc *p, int limit);
 int sim_proc_fork(sim_proc *p, const char *child, sim_proc **out);

@@ -21,6 +21,7 @@
 #include "sim/clock.h"
 #include "sim/pcap.h"
 #include "sim/sim_internal.h"
+#include "alloc.h"
 
 static uint64_t env_now(void *ctx)
 {
@@ -52,7 +53,7 @@ static void inflight_fire(stk_timer *t)
 {
 	sim_inflight *f = (sim_inflight *)t;
 	stk_input(f->to->stack, f->ifindex, f->data, f->len);
-	free(f);
+	st_free(f);
 }
 
 static void env_xmit(void *ctx, int ifindex, const uint8_t *pkt, size_t len)
@@ -75,7 +76,7 @@ static void env_xmit(void *ctx, int ifindex, const uint8_t *pkt, size_t len)
 	}
 	if (w->pcap)
 		sim_pcap_write(w->pcap, w->clock.now, pkt, len);
-	sim_inflight *f = malloc(sizeof(*f) + len);
+	sim_inflight *f = st_malloc(sizeof(*f) + len);
 	if (!f)
 		return;   /* the packet is lost, as on a congested wire */
 	memset(&f->t, 0, sizeof(f->t));
@@ -86,7 +87,7 @@ static void env_xmit(void *ctx, int ifindex, const uint8_t *pkt, size_t len)
 	f->len = len;
 	memcpy(f->data, pkt, len);
 	if (sim_clock_arm(&w->clock, &f->t, w->clock.now + delay))
-		free(f);
+		st_free(f);
 }
 
 static void env_trace(void *ctx, const char *text)
@@ -99,7 +100,7 @@ static void env_trace(void *ctx, const char *text)
 
 int sim_world_new(sim_world **out, uint64_t seed)
 {
-	sim_world *w = calloc(1, sizeof(*w));
+	sim_world *w = st_calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
 	sim_clock_init(&w->clock);
@@ -119,21 +120,21 @@ void sim_world_free(sim_world *w)
 	while ((t = sim_clock_peek(&w->clock)) != NULL) {
 		sim_clock_cancel(&w->clock, t);
 		if (t->fn == inflight_fire)
-			free(t);
+			st_free(t);
 	}
 	for (int i = 0; i < w->nhosts; i++) {
 		stk_stack_free(w->hosts[i]->stack);
-		free(w->hosts[i]);
+		st_free(w->hosts[i]);
 	}
 	for (int i = 0; i < w->nprocs; i++) {
-		free(w->procs[i]->fds);
-		free(w->procs[i]);
+		st_free(w->procs[i]->fds);
+		st_free(w->procs[i]);
 	}
-	free(w->procs);
+	st_free(w->procs);
 	sim_clock_destroy(&w->clock);
 	if (w->pcap)
 		sim_pcap_close(w->pcap);
-	free(w);
+	st_free(w);
 }
 
 int sim_world_pcap(sim_world *w, const char *path)
@@ -197,7 +198,7 @@ int sim_host_add(sim_world *w, const char *name, sim_host **out)
 		return -EEXIST;
 	if (w->nhosts >= SIM_MAX_HOSTS)
 		return -ENOSPC;
-	sim_host *h = calloc(1, sizeof(*h));
+	sim_host *h = st_calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	strcpy(h->name, name);
@@ -209,7 +210,7 @@ int sim_host_add(sim_world *w, const char *name, sim_host **out)
 	/* Each host gets its own keys, derived from the world's seed. */
 	int err = stk_stack_new(&h->stack, &env, w->seed * 0x9e3779b97f4a7c15ull + (uint64_t)w->nhosts + 1);
 	if (err) {
-		free(h);
+		st_free(h);
 		return err;
 	}
 	stk_set_tracing(h->stack, w->trace != NULL);

@@ -13,13 +13,14 @@
 #include <string.h>
 
 #include "stack/stack_internal.h"
+#include "alloc.h"
 
 size_t stk_bytes_len(const stk_bytes *q)
 {
 	return q->len - q->head;
 }
 
-int stk_bytes_append(stk_bytes *q, const uint8_t *p, size_t n)
+int stk_bytes_reserve(stk_bytes *q, size_t n)
 {
 	if (n == 0)
 		return 0;
@@ -32,12 +33,21 @@ int stk_bytes_append(stk_bytes *q, const uint8_t *p, size_t n)
 		size_t ncap = q->cap ? q->cap : 4096;
 		while (ncap < q->len + n)
 			ncap *= 2;
-		uint8_t *d = realloc(q->data, ncap);
+		uint8_t *d = st_realloc(q->data, ncap);
 		if (!d)
 			return -ENOMEM;
 		q->data = d;
 		q->cap = ncap;
 	}
+	return 0;
+}
+
+int stk_bytes_append(stk_bytes *q, const uint8_t *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (stk_bytes_reserve(q, n))
+		return -ENOMEM;
 	memcpy(q->data + q->len, p, n);
 	q->len += n;
 	return 0;
@@ -66,6 +76,6 @@ void stk_bytes_drop(stk_bytes *q, size_t n)
 
 void stk_bytes_free(stk_bytes *q)
 {
-	free(q->data);
+	st_free(q->data);
 	memset(q, 0, sizeof(*q));
 }

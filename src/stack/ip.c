@@ -26,6 +26,7 @@
 
 #include "stack/stack_internal.h"
 #include "hash.h"
+#include "alloc.h"
 
 static void tw_reclaimed(st_sock *tw, void *ctx)
 {
@@ -40,12 +41,12 @@ int stk_stack_new(stk_stack **out, const stk_env *env, uint64_t seed)
 {
 	if (!out || !env || !env->now || !env->arm || !env->cancel || !env->xmit)
 		return -EINVAL;
-	stk_stack *st = calloc(1, sizeof(*st));
+	stk_stack *st = st_calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
-	st->pktbuf = malloc(STK_WIRE_MAX);
+	st->pktbuf = st_malloc(STK_WIRE_MAX);
 	if (!st->pktbuf) {
-		free(st);
+		st_free(st);
 		return -ENOMEM;
 	}
 	st->env = *env;
@@ -56,8 +57,8 @@ int stk_stack_new(stk_stack **out, const stk_env *env, uint64_t seed)
 	st_net_ops ops = { .tw_reclaimed = tw_reclaimed, .ctx = st };
 	int err = st_net_new(&st->net, seed, &ops);
 	if (err) {
-		free(st->pktbuf);
-		free(st);
+		st_free(st->pktbuf);
+		st_free(st);
 		return err;
 	}
 	*out = st;
@@ -70,9 +71,10 @@ void stk_stack_free(stk_stack *st)
 		return;
 	while (st->socks)
 		stk_sock_free_now(st->socks);
+	st->tw_spare = NULL;   /* it was on the list */
 	st_net_free(st->net);
-	free(st->pktbuf);
-	free(st);
+	st_free(st->pktbuf);
+	st_free(st);
 }
 
 st_net *stk_stack_net(stk_stack *st)

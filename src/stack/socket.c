@@ -23,14 +23,15 @@
 #include <string.h>
 
 #include "stack/stack_internal.h"
+#include "alloc.h"
 
 stk_sock *stk_sock_alloc(stk_stack *st, int proto, int family, uint32_t uid, uint32_t caps)
 {
-	stk_sock *sk = calloc(1, sizeof(*sk));
-	stk_rec *rec = calloc(1, sizeof(*rec));
+	stk_sock *sk = st_calloc(1, sizeof(*sk));
+	stk_rec *rec = st_calloc(1, sizeof(*rec));
 	if (!sk || !rec || st_sock_init(st->net, &rec->core, proto, family, uid)) {
-		free(sk);
-		free(rec);
+		st_free(sk);
+		st_free(rec);
 		return NULL;
 	}
 	rec->owner = sk;
@@ -53,7 +54,7 @@ void stk_udp_purge(stk_sock *sk)
 	stk_dgram *d = sk->dq_head;
 	while (d) {
 		stk_dgram *n = d->next;
-		free(d);
+		st_free(d);
 		d = n;
 	}
 	sk->dq_head = sk->dq_tail = NULL;
@@ -106,8 +107,8 @@ void stk_sock_free_now(stk_sock *sk)
 	if (sk->next)
 		sk->next->prev = sk->prev;
 	st->nsocks--;
-	free(sk->core);   /* the stk_rec: core is its first member */
-	free(sk);
+	st_free(sk->core);   /* the stk_rec: core is its first member */
+	st_free(sk);
 }
 
 void stk_sock_maybe_free(stk_sock *sk)
@@ -505,7 +506,7 @@ int stk_recv(stk_sock *sk, uint8_t *buf, size_t cap, size_t *n, st_sockaddr *fro
 		if (from)
 			*from = d->from;
 		*n = k;
-		free(d);
+		st_free(d);
 		return 0;
 	}
 	if (sk->core->state == ST_LISTEN)

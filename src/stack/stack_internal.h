@@ -22,6 +22,8 @@ typedef struct stk_bytes {
 
 size_t stk_bytes_len(const stk_bytes *q);
 int stk_bytes_append(stk_bytes *q, const uint8_t *p, size_t n);  /* -ENOMEM */
+/* Room for n more bytes, so that appending them cannot fail.  -ENOMEM. */
+int stk_bytes_reserve(stk_bytes *q, size_t n);
 /* Copy up to n bytes starting `off` bytes into the queue. */
 size_t stk_bytes_peek(const stk_bytes *q, size_t off, uint8_t *p, size_t n);
 void stk_bytes_drop(stk_bytes *q, size_t n);
@@ -127,6 +129,9 @@ struct stk_stack {
 	size_t nsocks;
 	bool tracing;
 	uint8_t *pktbuf;         /* STK_WIRE_MAX bytes, for building packets */
+	/* A record taken before a segment is processed, for the TIME_WAIT
+	 * hand-over that segment may cause (tcp_in.c); NULL between segments. */
+	stk_sock *tw_spare;
 };
 
 static inline stk_sock *stk_of(const st_sock *c)

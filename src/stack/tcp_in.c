@@ -102,7 +102,12 @@ static stk_sock *hand_over(stk_sock *sk)
 	if (sk->orphan || sk->parent)
 		return sk;
 	st_sock *old = sk->core;
-	stk_sock *tw = stk_sock_alloc(st, old->proto, old->family, sk->uid, sk->caps);
+	/* The record was taken before the segment was processed
+	 * (reserve_for_segment), so this cannot fail on the input path. */
+	stk_sock *tw = st->tw_spare;
+	st->tw_spare = NULL;
+	if (!tw)
+		tw = stk_sock_alloc(st, old->proto, old->family, sk->uid, sk->caps);
 	if (!tw)
 		return sk;   /* keep it in place: the table state is still right */
 	st_sock *fresh = tw->core;
@@ -601,6 +606,37 @@ static void synchronized_input(stk_sock *sk, const stk_pkt *p)
 		stk_tcp_send_ack(sk);
 }
 
+/*
+ * Memory a segment may need is taken before the segment changes anything,
+ * so that when it cannot be had the segment is dropped whole -- exactly as
+ * if the network had lost it, and the peer retransmits -- instead of being
+ * half processed: room in the receive queue for its data, and the record
+ * that takes over the 4-tuple if the segment moves a connection whose
+ * socket is still held into TIME_WAIT (hand_over).  Linux keeps the
+ * connection too when it cannot queue data (tcp_data_queue drops the skb);
+ * when it cannot allocate the TIME_WAIT socket it closes without one, a
+ * silent difference this avoids.
+ */
+static bool reserve_for_segment(stk_sock *sk, const stk_pkt *p)
+{
+	stk_stack *st = sk->stack;
+	st_state s = (st_state)sk->core->state;
+	if (p->len && (s == ST_SYN_RECV || s == ST_ESTABLISHED || s == ST_FIN_WAIT1 ||
+		       s == ST_FIN_WAIT2)) {
+		uint32_t wnd = stk_tcp_rcv_window(sk);
+		size_t n = p->len < wnd ? p->len : wnd;
+		if (stk_bytes_reserve(&sk->tcb.rcvq, n))
+			return false;
+	}
+	if ((s == ST_FIN_WAIT1 || s == ST_FIN_WAIT2 || s == ST_CLOSING) && !sk->orphan &&
+	    !sk->parent && (p->flags & (STK_TH_FIN | STK_TH_ACK))) {
+		st->tw_spare = stk_sock_alloc(st, sk->core->proto, sk->core->family, sk->uid, sk->caps);
+		if (!st->tw_spare)
+			return false;
+	}
+	return true;
+}
+
 void stk_tcp_input(stk_stack *st, int ifindex, const stk_pkt *p)
 {
 	st_pkt key;
@@ -636,7 +672,15 @@ void stk_tcp_input(stk_stack *st, int ifindex, const stk_pkt *p)
 		stk_tcp_send_rst_for(st, p);
 		return;
 	default:
+		if (!reserve_for_segment(sk, p)) {
+			stk_trace(st, "out of memory: the segment is dropped as if lost");
+			return;
+		}
 		synchronized_input(sk, p);
+		if (st->tw_spare) {
+			stk_sock_free_now(st->tw_spare);
+			st->tw_spare = NULL;
+		}
 		return;
 	}
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "stack/stack_internal.h"
+#include "alloc.h"
 
 enum { UDP_DGRAM_OVERHEAD = 256 };  /* rough skb truesize beyond the data */
 
@@ -126,7 +127,7 @@ static void deliver(stk_sock *sk, const stk_pkt *p)
 {
 	if (sk->dq_bytes + p->len + UDP_DGRAM_OVERHEAD > STK_UDP_RCVBUF)
 		return;
-	stk_dgram *d = malloc(sizeof(*d) + p->len);
+	stk_dgram *d = st_malloc(sizeof(*d) + p->len);
 	if (!d)
 		return;
 	d->next = NULL;
