@@ -44,7 +44,7 @@ enum {
 	LOOKUP_PKTS = 1 << 20,     /* distinct packets per lookup run, at most */
 	LOOKUP_PKTS_MIN = 1 << 14, /* ... and at least (16 per socket between) */
 	LOOKUP_OPS = 1 << 22,      /* timed lookups per run */
-	BATCH = 64,                /* keys per st_lookup_established_batch */
+	BATCH = 256,               /* keys per st_lookup_established_batch */
 	WILDCARD_OPS = 100000,     /* wildcard binds beside N owners */
 	LISTENER_GROUP = 1000,     /* the wildcard reuseport group */
 	PORTS_PER_ADDR = 64512,    /* 1024..65535 */
