@@ -381,6 +381,16 @@ struct route_choice {
 static int route_v4(st_net *net, const st_sock *sk, uint32_t dst, bool is_udp, struct route_choice *rc)
 {
 	uint32_t bound = sk->kind == K_V4SPEC ? st_addr_get_v4(&sk->laddr) : 0;
+	/* ip_route_output_key_hash_rcu checks the source before anything
+	 * else: an address bound with IP_FREEBIND that is not local is
+	 * refused (only IP_TRANSPARENT sets FLOWI_FLAG_ANYSRC).  A multicast
+	 * or broadcast binding has no source of its own (inet_saddr 0). */
+	if (bound && !sk_has(sk, ST_F_TRANSPARENT) && (bound >> 28) != 0xe && bound != 0xffffffff) {
+		st_route4 sr;
+		if (st_net_route4(net, bound, &sr) < 0 ||
+		    (sr.type != ST_RTN_LOCAL && sr.type != ST_RTN_BROADCAST))
+			return -ENETUNREACH;
+	}
 	if (dst == 0)
 		dst = bound ? bound : 0x7f000001;
 	st_route4 r;
@@ -494,8 +504,12 @@ static int connect_route(st_net *net, st_sock *sk, const st_sockaddr *sa, int ad
 		explain_set(ex, -EAFNOSUPPORT, ST_RULE_ARG_FAMILY, NULL, "not an AF_INET6 address");
 		return -EAFNOSUPPORT;
 	}
-	bool bound_mapped = sk->kind == K_V4SPEC;
-	if (st_addr_is_any6(&v6.addr) && bound_mapped)
+	/* A v4-mapped local address, ::ffff:0.0.0.0 included (bound, or set
+	 * by an earlier UDP connect), makes :: mean 127.0.0.1 and keeps the
+	 * socket off native IPv6 destinations (tcp_v6_connect,
+	 * __ip6_datagram_connect). */
+	bool mapped_src = st_addr_is_v4mapped(&sk->laddr);
+	if (st_addr_is_any6(&v6.addr) && mapped_src)
 		v6.addr = st_addr_v4(0x7f000001);
 	if (st_addr_is_v4mapped(&v6.addr)) {
 		if (sk_has(sk, ST_F_V6ONLY)) {
@@ -508,17 +522,21 @@ static int connect_route(st_net *net, st_sock *sk, const st_sockaddr *sa, int ad
 			explain_set(ex, err, ST_RULE_UNREACHABLE, NULL, "no IPv4 route");
 		return err;
 	}
-	if (bound_mapped || sk->kind == K_V4ANY) {
-		explain_set(ex, -EAFNOSUPPORT, ST_RULE_ARG_FAMILY, NULL,
-			    "a socket bound to a v4-mapped address cannot reach an IPv6 destination");
-		return -EAFNOSUPPORT;
-	}
 	int err = route_v6(net, sk, &v6, addrlen, rc);
-	if (err)
+	if (err) {
 		explain_set(ex, err, err == -EINVAL ? ST_RULE_SCOPE_REQUIRED : ST_RULE_UNREACHABLE, NULL,
 			    err == -EINVAL ? "a link-local destination needs a scope or device"
 					   : "no IPv6 route");
-	return err;
+		return err;
+	}
+	/* The route is looked up first; only then does ip6_dst_lookup_tail
+	 * refuse a v4-mapped source for a native destination. */
+	if (mapped_src) {
+		explain_set(ex, -EAFNOSUPPORT, ST_RULE_ARG_FAMILY, NULL,
+			    "a socket with a v4-mapped local address cannot reach an IPv6 destination");
+		return -EAFNOSUPPORT;
+	}
+	return 0;
 }
 
 /* ---- TCP connect ------------------------------------------------------- */
@@ -1057,6 +1075,23 @@ int st_timewait(st_net *net, st_sock *sk, bool peer_ts)
 	else
 		net->tw_head = sk;
 	net->tw_tail = sk;
+	return 0;
+}
+
+int st_timewait_keep_port(st_net *net, st_sock *sk)
+{
+	if (!net || !sk || sk->proto != ST_TCP || sk_has(sk, ST_F_HASHED) || !sk->lport ||
+	    !sk_has(sk, ST_F_BINDPORT_LOCK))
+		return -EINVAL;
+	int kind = kind_of(sk->family, &sk->laddr, sk_has(sk, ST_F_V6ONLY));
+	st_owner_prep p;
+	sk->state = ST_CLOSE;
+	int err = owner_prepare(net, sk, ST_TCP, sk->lport, kind, &sk->laddr, sk->dev, &p);
+	if (err)
+		return err;
+	sk->kind = (uint8_t)kind;
+	sk->flags &= ~ST_F_CONNECT_BIND;
+	owner_link(net, sk, &p);
 	return 0;
 }
 

@@ -259,6 +259,15 @@ static inline st_addr sock_unbound_addr(const st_sock *sk)
 	return sk->family == ST_AF_INET ? st_addr_v4(0) : st_addr_any6();
 }
 
+/* connect.c, for the stack: when a connection whose socket a process
+ * still holds enters TIME_WAIT, a separate record takes the 4-tuple and
+ * the port (tcp_time_wait); the process's socket `sk` (a fresh, unhashed
+ * record carrying laddr, lport, dev and flags) keeps holding the port
+ * beside it if bind() had locked the port (tcp_set_state(TCP_CLOSE) puts
+ * the port only without SOCK_BINDPORT_LOCK).  No conflict check: Linux
+ * makes none.  -EINVAL if sk does not qualify, -ENOMEM. */
+int st_timewait_keep_port(st_net *net, st_sock *sk);
+
 uint32_t st_rand32(st_net *net);
 uint32_t st_rand_below(st_net *net, uint32_t n);
 

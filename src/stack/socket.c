@@ -317,13 +317,24 @@ int stk_listen(stk_sock *sk, int backlog, const st_cred *cred, st_explain *ex)
 	return 0;
 }
 
+/* tcp_disconnect: abort whatever the socket was doing.  A connection
+ * that could still carry data is reset and so is one closing with data
+ * not yet sent; the pending error then says ECONNRESET, as it does for an
+ * attempt still in SYN-SENT. */
 static int tcp_disconnect(stk_sock *sk)
 {
 	st_state s = (st_state)sk->core->state;
+	const stk_tcb *tb = &sk->tcb;
+	bool unsent = tb->snd_nxt != tb->snd_buf_seq + (uint32_t)stk_bytes_len(&tb->sndq) + tb->fin_queued;
 	if (s == ST_LISTEN) {
 		stk_tcp_listen_stop(sk);
-	} else if (s != ST_CLOSE && s != ST_SYN_SENT && s != ST_TIME_WAIT) {
+	} else if (s == ST_ESTABLISHED || s == ST_CLOSE_WAIT || s == ST_FIN_WAIT1 ||
+		   s == ST_FIN_WAIT2 || s == ST_SYN_RECV ||
+		   ((s == ST_CLOSING || s == ST_LAST_ACK) && unsent)) {
 		stk_tcp_send_rst(sk);
+		sk->so_error = ECONNRESET;
+	} else if (s == ST_SYN_SENT) {
+		sk->so_error = ECONNRESET;
 	}
 	stk_tcp_stop_timers(sk);
 	stk_bytes_free(&sk->tcb.sndq);
@@ -343,10 +354,9 @@ int stk_connect(stk_sock *sk, const st_sockaddr *sa, const st_cred *cred, st_exp
 		memset(ex, 0, sizeof(*ex));
 	st_net *net = sk->stack->net;
 	if (sk->core->proto == ST_UDP) {
-		int err = st_connect(net, sk->core, sa, addrlen_of(sa), cred, ex);
-		if (!err)
-			sk->so_error = 0;
-		return err;
+		/* A pending error (an ICMP port unreachable) survives a new
+		 * connect(): the next send or receive still reports it. */
+		return st_connect(net, sk->core, sa, addrlen_of(sa), cred, ex);
 	}
 	if (sa->family == ST_AF_UNSPEC) {
 		int err = tcp_disconnect(sk);
@@ -355,6 +365,8 @@ int stk_connect(stk_sock *sk, const st_sockaddr *sa, const st_cred *cred, st_exp
 	}
 	int err;
 	switch (sk->sstate) {
+	case STK_SS_DISCONNECTING:
+		return -EINVAL;
 	case STK_SS_CONNECTED:
 		return -EISCONN;
 	case STK_SS_CONNECTING:
@@ -371,6 +383,7 @@ int stk_connect(stk_sock *sk, const st_sockaddr *sa, const st_cred *cred, st_exp
 		err = st_connect(net, sk->core, sa, addrlen_of(sa), cred, ex);
 		if (err)
 			return err;
+		sk->so_error = 0;   /* tcp_connect_init */
 		stk_tcp_start_connect(sk);
 		sk->sstate = STK_SS_CONNECTING;
 		err = -EINPROGRESS;
@@ -547,24 +560,28 @@ int stk_shutdown(stk_sock *sk, stk_shut how)
 		return -EINVAL;
 	bool rd = how & STK_SHUT_RD, wr = how & STK_SHUT_WR;
 	st_state s = (st_state)sk->core->state;
-	if (sk->sstate == STK_SS_CONNECTING && s != ST_SYN_SENT && s != ST_SYN_RECV && s != ST_CLOSE)
-		sk->sstate = STK_SS_CONNECTED;
-	if (s == ST_LISTEN) {
-		if (!rd)
-			return 0;
-		return tcp_disconnect(sk);
-	}
-	if (s == ST_SYN_SENT) {
+	/* inet_shutdown: an attempt that has not completed (or already
+	 * failed, unreported) leaves the socket disconnecting for good. */
+	if (sk->sstate == STK_SS_CONNECTING)
+		sk->sstate = s == ST_SYN_SENT || s == ST_SYN_RECV || s == ST_CLOSE ? STK_SS_DISCONNECTING
+										 : STK_SS_CONNECTED;
+	if (s == ST_LISTEN && !rd)
+		return 0;
+	if (s == ST_LISTEN || s == ST_SYN_SENT) {
 		int err = tcp_disconnect(sk);
 		sk->sstate = STK_SS_UNCONNECTED;
 		return err;
 	}
+	/* Otherwise the flags are set even on a closed socket (which also
+	 * gets ENOTCONN) and stay for its next connection; a FIN goes out
+	 * only from a synchronized state (tcp_shutdown; SYN-RECV sends it
+	 * once established). */
 	int err = s == ST_CLOSE ? -ENOTCONN : 0;
 	if (rd)
 		sk->shut_rd = true;
-	if (wr && !sk->shut_wr) {
+	if (wr) {
 		sk->shut_wr = true;
-		if (sk->core->proto == ST_TCP)
+		if (sk->core->proto == ST_TCP && s != ST_SYN_RECV)
 			stk_tcp_shutdown_wr(sk);
 	}
 	return err;

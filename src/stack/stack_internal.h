@@ -39,8 +39,16 @@ typedef struct stk_dgram {
 /* ---- sockets ---------------------------------------------------------- */
 
 /* Socket-layer connection state (struct socket's `state` on Linux), kept
- * apart from the TCP state because connect()'s answers depend on both. */
-typedef enum stk_sstate { STK_SS_UNCONNECTED, STK_SS_CONNECTING, STK_SS_CONNECTED } stk_sstate;
+ * apart from the TCP state because connect()'s answers depend on both.
+ * DISCONNECTING is where shutdown() leaves a socket whose connect had
+ * started but not completed (inet_shutdown): every connect() then says
+ * EINVAL, and listen() too. */
+typedef enum stk_sstate {
+	STK_SS_UNCONNECTED,
+	STK_SS_CONNECTING,
+	STK_SS_CONNECTED,
+	STK_SS_DISCONNECTING,
+} stk_sstate;
 
 typedef struct stk_tcb {
 	/* Send sequence space (RFC 9293 3.3.1). */

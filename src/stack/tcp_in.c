@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "stack/stack_internal.h"
+#include "net_internal.h"
 
 #define TCP_TIMEWAIT_LEN (60 * STK_SEC)
 #define TCP_FIN_TIMEOUT (60 * STK_SEC)
@@ -133,13 +134,21 @@ static stk_sock *hand_over(stk_sock *sk)
 	/* What the process's socket still shows: its options, its device,
 	 * its address, and (getsockname) the port it had. */
 	uint32_t keep = ST_F_REUSEADDR | ST_F_REUSEPORT | ST_F_V6ONLY | ST_F_BROADCAST |
-			ST_F_FREEBIND | ST_F_TRANSPARENT | ST_F_BIND_NO_PORT;
+			ST_F_FREEBIND | ST_F_TRANSPARENT | ST_F_BIND_NO_PORT | ST_F_BINDADDR_LOCK |
+			ST_F_BINDPORT_LOCK | ST_F_ASSIGNED_SRC | ST_F_V6ONLY_FORCED;
 	fresh->flags = old->flags & keep;
 	fresh->dev = old->dev;
 	fresh->port_range = old->port_range;
 	fresh->laddr = old->laddr;
 	fresh->stale_lport = old->lport;
 	fresh->state = ST_CLOSE;
+	/* A port locked by bind() stays the socket's own, beside the
+	 * TIME_WAIT record, as `ss` shows it (bound-inactive). */
+	if (old->flags & ST_F_BINDPORT_LOCK) {
+		fresh->lport = old->lport;
+		if (st_timewait_keep_port(st->net, fresh))
+			fresh->lport = 0;
+	}
 	sk->shut_rd = sk->shut_wr = true;
 	sk->sstate = sk->sstate == STK_SS_CONNECTING ? STK_SS_CONNECTING : sk->sstate;
 	return tw;
@@ -462,6 +471,11 @@ static bool syn_recv_complete(stk_sock *sk, const stk_pkt *p)
 	st->env.cancel(st->env.ctx, &tb->rtx_timer);
 	tb->retries = 0;
 	stk_tcp_set_state(sk, ST_ESTABLISHED);
+	/* tcp_rcv_state_process: a SEND_SHUTDOWN set while the connection
+	 * was not yet synchronized (any earlier shutdown(SHUT_WR), even one
+	 * made before connect()) sends its FIN now. */
+	if (sk->shut_wr && !l)
+		stk_tcp_shutdown_wr(sk);
 	return true;
 }
 
@@ -482,6 +496,8 @@ static void synchronized_input(stk_sock *sk, const stk_pkt *p)
 		st->env.cancel(st->env.ctx, &tb->rtx_timer);
 		tb->retries = 0;
 		stk_tcp_set_state(sk, ST_ESTABLISHED);
+		if (sk->shut_wr)
+			stk_tcp_shutdown_wr(sk);   /* a shutdown(SHUT_WR) made before */
 		stk_tcp_output(sk);
 		return;
 	}

@@ -34,6 +34,21 @@ static bool is_broadcast(stk_stack *st, const st_addr *a)
 	return st_net_route4(st->net, st_addr_get_v4(a), &r) == 0 && r.type == ST_RTN_BROADCAST;
 }
 
+/* The IPv4 route lookup checks the source first: a bound address that is
+ * not local (IP_FREEBIND) cannot send unless IP_TRANSPARENT is set.  A
+ * multicast or broadcast binding sends from the route's source. */
+static bool src4_usable(stk_stack *st, const stk_sock *sk)
+{
+	const st_addr *la = &sk->core->laddr;
+	if (!st_addr_is_v4mapped(la) || st_addr_is_any4(la) || (sk->core->flags & ST_F_TRANSPARENT))
+		return true;
+	uint32_t a = st_addr_get_v4(la);
+	if ((a >> 28) == 0xe || a == 0xffffffffu)
+		return true;
+	st_route4 r;
+	return st_net_route4(st->net, a, &r) == 0 && (r.type == ST_RTN_LOCAL || r.type == ST_RTN_BROADCAST);
+}
+
 int stk_udp_sendto(stk_sock *sk, const st_sockaddr *to, const uint8_t *data, size_t len,
 		   const st_cred *cred)
 {
@@ -76,12 +91,20 @@ int stk_udp_sendto(stk_sock *sk, const st_sockaddr *to, const uint8_t *data, siz
 		bool bound4 = st_addr_is_v4mapped(&sk->core->laddr) && !st_addr_is_any4(&sk->core->laddr);
 		dst = bound4 ? sk->core->laddr : st_addr_v4(0x7f000001);
 	} else if (st_addr_is_any6(&dst)) {
-		memset(&dst, 0, sizeof(dst));
-		dst.b[15] = 1;
+		/* ... or ::ffff:127.0.0.1 for a socket whose source is
+		 * v4-mapped (::ffff:0.0.0.0 included). */
+		if (st_addr_is_v4mapped(&sk->core->laddr)) {
+			dst = st_addr_v4(0x7f000001);
+		} else {
+			memset(&dst, 0, sizeof(dst));
+			dst.b[15] = 1;
+		}
 	}
 	bool v4 = st_addr_is_v4mapped(&dst);
 	if (len > (v4 ? 65507u : 65527u))
 		return -EMSGSIZE;
+	if (v4 && !src4_usable(st, sk))
+		return -ENETUNREACH;
 	st_addr src;
 	int ifindex;
 	int err = stk_ip_route(st, v4 ? ST_AF_INET : ST_AF_INET6, &dst, sk->core->dev, &src, &ifindex);
