@@ -856,6 +856,14 @@ static const sc_backend_ops model_ops = {
 	.destroy = m_destroy,
 };
 
+st_net *sc_model_host_net(sc_backend *b, const char *host)
+{
+	if (!b || b->ops != &model_ops)
+		return NULL;
+	sim_host *h = sim_host_find(M(b)->w, host);
+	return h ? sim_host_net(h) : NULL;
+}
+
 void sc_sockaddr_from_net(st_net *net, const st_sockaddr *sa, sc_sockaddr *out)
 {
 	memset(out, 0, sizeof(*out));

@@ -79,6 +79,11 @@ int sim_fd_close(sim_proc *p, int fd);        /* 0 or -EBADF */
 void sim_proc_set_nofile(sim_proc *p, int limit);
 int sim_proc_fork(sim_proc *p, const char *child, sim_proc **out);
 void sim_proc_exit(sim_proc *p);
+/* Test hook: the packet numbered `n` from now (1 = the next one any
+ * device of any world transmits) is lost; 0 disables.  Returns how many
+ * packets were transmitted since the last call. */
+uint64_t sim_fault_drop_packet(uint64_t n);
+
 /* Every (process, descriptor) pair holding a socket, for owner lists. */
 void sim_foreach_fd(sim_world *w, void (*fn)(sim_proc *p, int fd, stk_sock *sk, void *ctx), void *ctx);
 

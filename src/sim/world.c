@@ -56,6 +56,26 @@ static void inflight_fire(stk_timer *t)
 	st_free(f);
 }
 
+/*
+ * Test hook: lose one packet on purpose.  The allocation-failure walk
+ * (tests/unit/test_full_alloc_walk.c) says that a failed allocation on a
+ * packet's path "behaves as if the packet was lost"; it checks that by
+ * running the scenario again with this hook dropping the packet instead.
+ * Process-wide like st_alloc_fail_at, and for the same reason: tests arm
+ * it from one thread around one run.
+ */
+static uint64_t drop_countdown; /* 0 = disarmed; 1 = the next packet */
+static uint64_t xmit_count;     /* packets sent since the last arming */
+
+uint64_t sim_fault_drop_packet(uint64_t n)
+{
+	uint64_t seen = xmit_count;
+
+	xmit_count = 0;
+	drop_countdown = n;
+	return seen;
+}
+
 static void env_xmit(void *ctx, int ifindex, const uint8_t *pkt, size_t len)
 {
 	sim_host *h = ctx;
@@ -76,6 +96,9 @@ static void env_xmit(void *ctx, int ifindex, const uint8_t *pkt, size_t len)
 	}
 	if (w->pcap)
 		sim_pcap_write(w->pcap, w->clock.now, pkt, len);
+	xmit_count++;
+	if (drop_countdown && --drop_countdown == 0)
+		return;
 	sim_inflight *f = st_malloc(sizeof(*f) + len);
 	if (!f)
 		return;   /* the packet is lost, as on a congested wire */
