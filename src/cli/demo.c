@@ -1,30 +1,15 @@
 /*
  * src/cli/demo.c - what `socktab` with no arguments runs.
  *
- * The first experiment of "what does it mean to listen on a port", from
- * the language's specification: a listening TCP socket and a UDP socket
- * share 127.0.0.1:8080, a client connects, and once the owner exits the
- * port refuses connections.  It runs with --explain so that a first-time
- * user sees not only what Linux answers but why.
+ * The first seed article, "what does it mean to listen on a port", as
+ * examples/000-listen-on-a-port.scn tells it: TCP and UDP sharing a port,
+ * refusal once the owner exits, the SO_REUSEPORT pair, 127.0.0.2 and
+ * 127.0.0.3, 0.0.0.0 against a specific address, [::] taking IPv4 and
+ * IPV6_V6ONLY.  It runs with --explain so that a first-time user sees not
+ * only what Linux answers but why.  The text itself is the example file,
+ * compiled in at build time (CMake writes demo_text.c from it), so the demo
+ * and the example can never drift apart.
  */
 #include "cli/cli.h"
 
-const char cli_demo_name[] = "demo.scn";
-
-const char cli_demo_text[] =
-	"# What does it mean to listen on a port?  (socktab's built-in demo;\n"
-	"# run `socktab --help` to see what else it can do.)\n"
-	"proc liz\n"
-	"proc tim\n"
-	"liz: s1 = socket tcp4\n"
-	"liz: bind s1 127.0.0.1:8080             => ok\n"
-	"liz: listen s1                          => ok\n"
-	"liz: s2 = socket udp4\n"
-	"liz: bind s2 127.0.0.1:8080             => ok\n"
-	"tim: c = socket tcp4\n"
-	"tim: connect c 127.0.0.1:8080           => ok\n"
-	"liz: a = accept s1                      => ok 127.0.0.1:*\n"
-	"ls\n"
-	"liz: exit\n"
-	"tim: c2 = socket tcp4\n"
-	"tim: connect c2 127.0.0.1:8080          => ECONNREFUSED\n";
+const char cli_demo_name[] = "examples/000-listen-on-a-port.scn";
