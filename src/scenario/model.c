@@ -753,12 +753,79 @@ static void m_sleep(sc_backend *b, uint64_t ns)
 	m->tlen = 0;
 }
 
+/* Owners of every socket, gathered once per `ls` and sorted by record,
+ * so that listing N sockets costs O(N log N), not a walk of every
+ * descriptor table per row. */
+typedef struct owner_ent {
+	const st_sock *sk;
+	const char *name;
+} owner_ent;
+
+typedef struct owner_index {
+	owner_ent *e;
+	size_t n, cap;
+	int err;
+} owner_index;
+
+static void index_owner(sim_proc *p, int fd, stk_sock *sk, void *ctx)
+{
+	(void)fd;
+	owner_index *ix = ctx;
+	if (ix->err)
+		return;
+	if (ix->n == ix->cap) {
+		size_t nc = ix->cap ? ix->cap * 2 : 256;
+		owner_ent *ne = realloc(ix->e, nc * sizeof(*ne));
+		if (!ne) {
+			ix->err = -ENOMEM;
+			return;
+		}
+		ix->e = ne;
+		ix->cap = nc;
+	}
+	ix->e[ix->n].sk = stk_core(sk);
+	ix->e[ix->n].name = sim_proc_name(p);
+	ix->n++;
+}
+
+static int cmp_owner(const void *a, const void *b)
+{
+	const owner_ent *x = a, *y = b;
+	if (x->sk != y->sk)
+		return (uintptr_t)x->sk < (uintptr_t)y->sk ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static void index_lookup(const owner_index *ix, const st_sock *sk, char *buf, size_t len)
+{
+	size_t lo = 0, hi = ix->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if ((uintptr_t)ix->e[mid].sk < (uintptr_t)sk)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	size_t used = 0;
+	const char *prev = NULL;
+	buf[0] = 0;
+	for (size_t i = lo; i < ix->n && ix->e[i].sk == sk && used < len; i++) {
+		if (prev && strcmp(prev, ix->e[i].name) == 0)
+			continue;   /* one process holding two descriptors */
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", prev ? "," : "", ix->e[i].name);
+		prev = ix->e[i].name;
+	}
+	if (!prev)
+		snprintf(buf, len, "-");
+}
+
 struct ls_ctx {
 	model *m;
 	sim_host *h;
 	sc_lsrow *rows;
 	size_t n, cap;
 	int err;
+	owner_index owners;
 };
 
 static void ls_one(stk_sock *sk, void *ctx)
@@ -797,7 +864,7 @@ static void ls_one(stk_sock *sk, void *ctx)
 		sa.port = core->rport;
 		sc_sockaddr_from_net(stk_stack_net(stk_sock_stack(sk)), &sa, &row->peer);
 	}
-	owners_of(c->m, core, row->owners, sizeof(row->owners));
+	index_lookup(&c->owners, core, row->owners, sizeof(row->owners));
 }
 
 static int m_ls(sc_backend *b, const char *host, sc_lsrow **rows, size_t *nrows)
@@ -807,7 +874,14 @@ static int m_ls(sc_backend *b, const char *host, sc_lsrow **rows, size_t *nrows)
 	if (!h)
 		return -ENOENT;
 	struct ls_ctx c = { .m = m, .h = h };
+	sim_foreach_fd(m->w, index_owner, &c.owners);
+	if (c.owners.err) {
+		free(c.owners.e);
+		return c.owners.err;
+	}
+	qsort(c.owners.e, c.owners.n, sizeof(*c.owners.e), cmp_owner);
 	stk_foreach(sim_host_stack(h), ls_one, &c);
+	free(c.owners.e);
 	if (c.err) {
 		st_free(c.rows);
 		return c.err;
