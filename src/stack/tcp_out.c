@@ -276,7 +276,11 @@ void stk_tcp_output(stk_sock *sk)
 			uint32_t wnd = tb->snd_wnd < tb->cwnd ? tb->snd_wnd : tb->cwnd;
 			uint32_t inflight = tb->snd_nxt - tb->snd_una;
 			size_t usable = wnd > inflight ? wnd - inflight : 0;
-			size_t n = avail < tb->mss ? avail : tb->mss;
+			/* The MSS counts options too: with timestamps each
+			 * segment carries 12 bytes of them (RFC 7323), or a full
+			 * segment would not fit loopback's 65535-byte packets. */
+			size_t seg = tb->mss - (tb->ts_ok ? 12u : 0u);
+			size_t n = avail < seg ? avail : seg;
 			if (n > usable)
 				n = usable;
 			if (n == 0) {
