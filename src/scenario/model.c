@@ -879,7 +879,8 @@ static int m_ls(sc_backend *b, const char *host, sc_lsrow **rows, size_t *nrows)
 		free(c.owners.e);
 		return c.owners.err;
 	}
-	qsort(c.owners.e, c.owners.n, sizeof(*c.owners.e), cmp_owner);
+	if (c.owners.n)   /* qsort's base may not be NULL, even for 0 items */
+		qsort(c.owners.e, c.owners.n, sizeof(*c.owners.e), cmp_owner);
 	stk_foreach(sim_host_stack(h), ls_one, &c);
 	free(c.owners.e);
 	if (c.err) {
