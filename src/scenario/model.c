@@ -765,7 +765,41 @@ typedef struct owner_index {
 	owner_ent *e;
 	size_t n, cap;
 	int err;
+	/* Open addressing from a socket record to the first of its entries
+	 * (index + 1; 0 empty), so a row finds its owners in O(1). */
+	size_t *slot;
+	size_t mask;
 } owner_index;
+
+static int cmp_owner(const void *a, const void *b);
+
+static size_t slot_of(const owner_index *ix, const st_sock *sk)
+{
+	uint64_t h = (uint64_t)(uintptr_t)sk * 0x9e3779b97f4a7c15ull;
+	return (size_t)(h >> 32) & ix->mask;
+}
+
+static int index_build(owner_index *ix)
+{
+	if (ix->n)   /* qsort's base may not be NULL, even for 0 items */
+		qsort(ix->e, ix->n, sizeof(*ix->e), cmp_owner);
+	size_t want = 16;
+	while (want < 2 * ix->n)
+		want *= 2;
+	ix->slot = calloc(want, sizeof(*ix->slot));
+	if (!ix->slot)
+		return -ENOMEM;
+	ix->mask = want - 1;
+	for (size_t i = 0; i < ix->n; i++) {
+		if (i && ix->e[i - 1].sk == ix->e[i].sk)
+			continue;
+		size_t k = slot_of(ix, ix->e[i].sk);
+		while (ix->slot[k])
+			k = (k + 1) & ix->mask;
+		ix->slot[k] = i + 1;
+	}
+	return 0;
+}
 
 static void index_owner(sim_proc *p, int fd, stk_sock *sk, void *ctx)
 {
@@ -798,13 +832,12 @@ static int cmp_owner(const void *a, const void *b)
 
 static void index_lookup(const owner_index *ix, const st_sock *sk, char *buf, size_t len)
 {
-	size_t lo = 0, hi = ix->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if ((uintptr_t)ix->e[mid].sk < (uintptr_t)sk)
-			lo = mid + 1;
-		else
-			hi = mid;
+	size_t lo = ix->n;
+	for (size_t k = slot_of(ix, sk); ix->slot[k]; k = (k + 1) & ix->mask) {
+		if (ix->e[ix->slot[k] - 1].sk == sk) {
+			lo = ix->slot[k] - 1;
+			break;
+		}
 	}
 	size_t used = 0;
 	const char *prev = NULL;
@@ -879,10 +912,13 @@ static int m_ls(sc_backend *b, const char *host, sc_lsrow **rows, size_t *nrows)
 		free(c.owners.e);
 		return c.owners.err;
 	}
-	if (c.owners.n)   /* qsort's base may not be NULL, even for 0 items */
-		qsort(c.owners.e, c.owners.n, sizeof(*c.owners.e), cmp_owner);
+	if (index_build(&c.owners)) {
+		free(c.owners.e);
+		return -ENOMEM;
+	}
 	stk_foreach(sim_host_stack(h), ls_one, &c);
 	free(c.owners.e);
+	free(c.owners.slot);
 	if (c.err) {
 		st_free(c.rows);
 		return c.err;
