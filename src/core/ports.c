@@ -10,11 +10,15 @@
  *
  * Which sets?  Overlap (section 2) only depends on each socket's coverage
  * kind (st_kind) and, for specific addresses, the address; the device gate
- * only on the device.  So a socket is counted in four aggregates:
- *   (kind, device), (kind, ALL devices), and for specific addresses
- *   (address, device), (address, ALL).
- * A check for S sums the aggregates of the kinds S overlaps, over device
- * slot ALL when S has no device, else over slots 0 and S.dev.
+ * only on the device.  So a socket is counted in the aggregates
+ *   (kind, ALL devices), and for specific addresses (address, ALL);
+ * and, only when it is bound to device d, also in (kind, ANY device),
+ * (kind, d) and their address twins.  A check for S sums the aggregates
+ * of the kinds S overlaps over slot ALL when S has no device, else over
+ * "no device" (ALL minus ANY, every counter being a plain sum) plus S.dev.
+ * A device-less socket -- nearly every socket -- thus costs two objects
+ * (one for a wildcard), not four.  Per-uid counters live inline in the
+ * aggregate for its first uid and in extra objects only for more uids.
  *
  * Which counters?  S conflicts with owner E (B-T2) unless
  *     (S.RA and E.RA and E not listening)                 "raok(E)"
@@ -30,8 +34,15 @@
  * every change of RA, RP or of LISTEN/TIME_WAIT state re-counts the owner.
  *
  * The UDP rule is not a pure "exists" (B-U4: the first relevant owner in
- * the port's chain, newest first, decides), so it walks the port's owner
- * list as the kernel does.
+ * the port's primary chain decides), but the same counters decide it
+ * whenever every relevant owner, or none, is SO_REUSEPORT-compatible with
+ * S (udp_bind_decide); bind.c walks the chain only when both kinds are
+ * there, or to name the owner in an explanation.
+ *
+ * bind(0) and listen()'s autobind search the range in the kernel's order;
+ * port sets (below) let the search step over words of held ports.  And
+ * every fast path has a reference twin that walks (st_ports_reference),
+ * which tests/unit/test_fastpaths.c compares with it.
  *
  * The fastreuse / fastreuseport caches of the bind bucket (B-T9) live
  * here too; they admit some binds without any check, exactly as Linux's
