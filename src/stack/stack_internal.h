@@ -212,6 +212,9 @@ enum {
 	STK_TCP_RCVBUF = 131072,
 	STK_TCP_SNDBUF = 4 << 20,
 	STK_UDP_RCVBUF = 212992,
+	/* What a queued datagram is charged beyond its bytes (a rough skb
+	 * truesize): charged on delivery, refunded when it is read. */
+	STK_UDP_DGRAM_OVERHEAD = 256,
 };
 
 #define STK_MS 1000000ull

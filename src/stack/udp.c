@@ -22,8 +22,6 @@
 #include "stack/stack_internal.h"
 #include "alloc.h"
 
-enum { UDP_DGRAM_OVERHEAD = 256 };  /* rough skb truesize beyond the data */
-
 static bool is_broadcast(stk_stack *st, const st_addr *a)
 {
 	if (!st_addr_is_v4mapped(a))
@@ -148,7 +146,7 @@ int stk_udp_sendto(stk_sock *sk, const st_sockaddr *to, const uint8_t *data, siz
 
 static void deliver(stk_sock *sk, const stk_pkt *p)
 {
-	if (sk->dq_bytes + p->len + UDP_DGRAM_OVERHEAD > STK_UDP_RCVBUF)
+	if (sk->dq_bytes + p->len + STK_UDP_DGRAM_OVERHEAD > STK_UDP_RCVBUF)
 		return;
 	stk_dgram *d = st_malloc(sizeof(*d) + p->len);
 	if (!d)
@@ -166,7 +164,7 @@ static void deliver(stk_sock *sk, const stk_pkt *p)
 	else
 		sk->dq_head = d;
 	sk->dq_tail = d;
-	sk->dq_bytes += p->len + UDP_DGRAM_OVERHEAD;
+	sk->dq_bytes += p->len + STK_UDP_DGRAM_OVERHEAD;
 }
 
 struct multi_ctx {
