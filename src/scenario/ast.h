@@ -63,6 +63,8 @@ enum {
 	SC_MAX_SYSCTL_VALUES = 4,      /* values after a sysctl key            */
 	SC_MAX_ERRORS = 10,            /* parse errors reported per file       */
 	SC_MAX_LINKS_PER_HOST = 64,    /* eth0 .. eth63                        */
+	SC_MIN_NOFILE = 3,             /* `proc ... nofile=N`: 0-2 are stdio    */
+	SC_MAX_NOFILE = 1048576,       /* ... up to Linux's fs.nr_open default  */
 };
 
 /* Total virtual time all `sleep`s of a file may add up to (~146 years). */
@@ -103,7 +105,7 @@ typedef enum sc_skind {
 	SC_S_ADDR,    /* addr HOST CIDR                             */
 	SC_S_LINK,    /* link HOST:CIDR HOST:CIDR [delay=DURATION]  */
 	SC_S_SYSCTL,  /* sysctl [HOST] KEY VALUE...                 */
-	SC_S_PROC,    /* proc NAME[@HOST] [uid=N] [caps=CAP,...]    */
+	SC_S_PROC,    /* proc NAME[@HOST] [uid=N] [caps=CAP,...] [nofile=N] */
 	SC_S_SLEEP,   /* sleep DURATION                             */
 	SC_S_LS,      /* ls [HOST], then optional `| ...` rows      */
 	SC_S_OP,      /* PROC: [VAR =] VERB ARGS... [=> EXPECTATION] */
@@ -288,6 +290,9 @@ typedef struct sc_proc {
 	uint32_t caps;          /* ST_CAP_* of socktab/sock.h; uid 0: ST_CAP_ALL */
 	int32_t parent;         /* forked from (index), or -1 for `proc` */
 	sc_loc loc;             /* where it was declared (proc or fork)  */
+	uint32_t nofile;        /* RLIMIT_NOFILE (`nofile=N`), inherited by
+	                         * fork children; 0 = the backend's default
+	                         * (1024, as a shell gives)               */
 } sc_proc;
 
 /* One (process, variable) pair; see the essay above. */

@@ -168,6 +168,16 @@ typedef struct sc_backend_ops {
 	int (*ls)(sc_backend *b, const char *host, sc_lsrow **rows, size_t *nrows);
 
 	void (*destroy)(sc_backend *b);
+
+	/*
+	 * Optional (added for `proc ... nofile=N`): process p's descriptor
+	 * limit, as setrlimit(RLIMIT_NOFILE) with soft = hard = limit, set
+	 * right after proc() created it; fork children inherit it.  A socket,
+	 * accept or sendfd that would need descriptor `limit` or above gets
+	 * EMFILE.  0 or a negative errno / -SC_ESKIP with a message, like the
+	 * world operations.  NULL: the runner skips a scenario that needs it.
+	 */
+	int (*nofile)(sc_backend *b, int p, int limit, char *msg, size_t msglen);
 } sc_backend_ops;
 
 struct sc_backend {

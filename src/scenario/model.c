@@ -928,6 +928,19 @@ static int m_ls(sc_backend *b, const char *host, sc_lsrow **rows, size_t *nrows)
 	return 0;
 }
 
+/* `proc ... nofile=N`: the process's RLIMIT_NOFILE (sim/proc.c answers
+ * EMFILE once descriptors 3..N-1 are taken; fork copies the limit). */
+static int m_nofile(sc_backend *b, int p, int limit, char *msg, size_t msglen)
+{
+	sim_proc *pr = proc_of(M(b), p);
+	if (!pr || limit < 3) {
+		snprintf(msg, msglen, "no process %d, or a limit below 3 (%d)", p, limit);
+		return -EINVAL;
+	}
+	sim_proc_set_nofile(pr, limit);
+	return 0;
+}
+
 static void m_destroy(sc_backend *b)
 {
 	model *m = M(b);
@@ -965,6 +978,7 @@ static const sc_backend_ops model_ops = {
 	.sleep = m_sleep,
 	.ls = m_ls,
 	.destroy = m_destroy,
+	.nofile = m_nofile,
 };
 
 st_net *sc_model_host_net(sc_backend *b, const char *host)

@@ -246,7 +246,8 @@ static int parse_int(struct pstate *ps, const char *w, size_t n, uint32_t col0, 
 				    (int)(n > 40 ? 40 : n), w, (long long)min, (long long)max);
 		v = v * 10 + (uint64_t)(w[i] - '0');
 	}
-	if ((!neg && v > (uint64_t)max) || (neg && (min >= 0 || v > (uint64_t)-(min + 1) + 1)))
+	if ((!neg && (v > (uint64_t)max || (min > 0 && v < (uint64_t)min))) ||
+	    (neg && (min >= 0 || v > (uint64_t)-(min + 1) + 1)))
 		return perr(ps, col0, "%s %.*s is out of range (%lld..%lld)", what,
 			    (int)(n > 40 ? 40 : n), w, (long long)min, (long long)max);
 	*out = neg ? -(int64_t)v : (int64_t)v;
@@ -564,6 +565,7 @@ static int add_proc(struct pstate *ps, uint32_t sym, int32_t host, uint32_t uid,
 	p->caps = caps;
 	p->parent = parent;
 	p->loc = loc;
+	p->nofile = 0;
 	ps->pp[s->nprocs] = (struct pproc){ .sym = sym, .open_head = -1 };
 	*out = (int32_t)s->nprocs++;
 	return 0;
@@ -1238,14 +1240,14 @@ static int w_sysctl(struct pstate *ps, const sc_tok *a, uint32_t n, sc_stmt *st)
 
 static int w_proc(struct pstate *ps, const sc_tok *a, uint32_t n, sc_stmt *st)
 {
-	static const char usage[] = "proc NAME[@HOST] [uid=N] [caps=CAP,...]";
+	static const char usage[] = "proc NAME[@HOST] [uid=N] [caps=CAP,...] [nofile=N]";
 	static const char *const names[] = { "NAME" };
 	const char *w, *at;
 	size_t nn;
 	int32_t host = 0, p;
 	uint32_t sym, caps = 0;
-	int64_t uid = 1000;
-	struct kv kv[2];
+	int64_t uid = 1000, nofile = 0;
+	struct kv kv[3];
 	uint32_t nkv = 0;
 	int rc = 0;
 
@@ -1271,7 +1273,7 @@ static int w_proc(struct pstate *ps, const sc_tok *a, uint32_t n, sc_stmt *st)
 				       &host) != 0)
 		rc = -EINVAL;
 	if (rc == 0)
-		rc = split_options(ps, a + 1, n - 1, kv, 2, &nkv, usage);
+		rc = split_options(ps, a + 1, n - 1, kv, 3, &nkv, usage);
 	for (uint32_t i = 0; rc == 0 && i < nkv; i++) {
 		const sc_tok *v = kv[i].val;
 
@@ -1299,6 +1301,14 @@ static int w_proc(struct pstate *ps, const sc_tok *a, uint32_t n, sc_stmt *st)
 				caps |= bit;
 				s0 = e + 1;
 			}
+		} else if (tok_is(ps, kv[i].key, "nofile")) {
+			/* The descriptor limit (RLIMIT_NOFILE): socket, accept
+			 * and sendfd answer EMFILE once descriptors 3..N-1
+			 * are taken. */
+			rc = need_word(ps, v, "a descriptor limit");
+			if (rc == 0)
+				rc = parse_int(ps, ttext(ps, v), v->len, v->col, SC_MIN_NOFILE,
+					       SC_MAX_NOFILE, "nofile", &nofile);
 		} else {
 			rc = perr(ps, kv[i].key->col, "unknown process option '%.*s' (write '%s')",
 				  tshow_len(kv[i].key), ttext(ps, kv[i].key), usage);
@@ -1309,6 +1319,7 @@ static int w_proc(struct pstate *ps, const sc_tok *a, uint32_t n, sc_stmt *st)
 	/* Declared even when an option was bad, so later lines do not cascade. */
 	if (add_proc(ps, sym, host, (uint32_t)uid, caps, -1, st->loc, &p) != 0)
 		return -ENOMEM;
+	ps->s->procs[p].nofile = (uint32_t)nofile;
 	st->proc = p;
 	st->host = host;
 	return rc;
@@ -1624,9 +1635,11 @@ static int op_fork(struct pstate *ps, const sc_tok *t, sc_stmt *st)
 		return perr(ps, t->col, "too many processes (at most %d, counting fork children)",
 			    SC_MAX_PROCS);
 	parent = &ps->s->procs[st->proc];
+	uint32_t nofile = parent->nofile; /* (add_proc may move procs[]) */
 	if (add_proc(ps, sym, parent->host, parent->uid, parent->caps, st->proc,
 		     (sc_loc){ ps->lineno, t->col + 1 }, &child) != 0)
 		return -ENOMEM;
+	ps->s->procs[child].nofile = nofile;
 	pairs = sc_arena_alloc(ps->s->arena, 2 * (size_t)ps->pp[st->proc].nopen * sizeof(*pairs) + 1);
 	if (pairs == NULL)
 		return nomem(ps);

@@ -240,10 +240,19 @@ static void step_world(sc_runner *r, const sc_stmt *st, sc_outcome *o)
 		rc = ops->proc ? ops->proc(r->b, p->name, s->hosts[p->host].name, p->uid, p->caps, msg,
 					   sizeof(msg))
 			       : -SC_ESKIP;
-		if (rc < 0)
+		if (rc < 0) {
 			fatal(o, rc, "proc", msg);
-		else
-			r->pid[st->proc] = rc;
+			break;
+		}
+		r->pid[st->proc] = rc;
+		if (p->nofile) {
+			int pid = rc;
+
+			rc = ops->nofile ? ops->nofile(r->b, pid, (int)p->nofile, msg, sizeof(msg))
+					 : -SC_ESKIP;
+			if (rc != 0)
+				fatal(o, rc, "proc", ops->nofile ? msg : "this backend cannot limit descriptors (nofile=)");
+		}
 		break;
 	}
 	case SC_S_SLEEP:

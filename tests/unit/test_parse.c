@@ -176,9 +176,9 @@ static void test_name_errors(void **state)
 	ERR(PS "liz: shutdown s both\n", "3:17: expected rd, wr or rdwr, got 'both'");
 	ERR(PS "liz: connect s 127.0.0.1:1 nonblocking\n", "3:28: expected 'nonblock', got 'nonblocking'");
 	ERR("proc liz caps=net_admin,net_fly\n", "1:25: unknown capability 'net_fly' (known: net_bind_service, net_admin, net_raw)");
-	ERR("proc liz gid=3\n", "1:10: unknown process option 'gid' (write 'proc NAME[@HOST] [uid=N] [caps=CAP,...]')");
+	ERR("proc liz gid=3\n", "1:10: unknown process option 'gid' (write 'proc NAME[@HOST] [uid=N] [caps=CAP,...] [nofile=N]')");
 	ERR("proc liz uid=1 uid=2\n", "1:16: option 'uid' given twice");
-	ERR("proc liz uid\n", "1:10: expected an option KEY=VALUE, got 'uid' (write 'proc NAME[@HOST] [uid=N] [caps=CAP,...]')");
+	ERR("proc liz uid\n", "1:10: expected an option KEY=VALUE, got 'uid' (write 'proc NAME[@HOST] [uid=N] [caps=CAP,...] [nofile=N]')");
 	ERR("proc liz uid=\n", "1:14: missing value after 'uid='");
 	ERR("proc 9liz\n", "1:6: bad process name '9liz': a name starts with a letter or '_'");
 	ERR("proc li.z\n", "1:8: bad process name 'li.z': a name has letters, digits, '_' and '-'");
