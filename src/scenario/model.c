@@ -219,6 +219,14 @@ static void to_sc(sim_proc *p, const st_sockaddr *sa, sc_sockaddr *out)
 
 /* ---- world ----------------------------------------------------------------- */
 
+/* An errno for a world statement's message: the name where the core knows
+ * it, else the C library's words (never just "E?"). */
+static const char *errtext(int err)
+{
+	const char *name = st_strerror_name(err);
+	return strcmp(name, "E?") != 0 ? name : strerror(err < 0 ? -err : err);
+}
+
 static int m_host(sc_backend *b, const char *name, char *msg, size_t msglen)
 {
 	model *m = M(b);
@@ -226,7 +234,7 @@ static int m_host(sc_backend *b, const char *name, char *msg, size_t msglen)
 		return 0;   /* `local` exists from the start */
 	int err = sim_host_add(m->w, name, NULL);
 	if (err)
-		snprintf(msg, msglen, "cannot create host %s: %s", name, st_strerror_name(err));
+		snprintf(msg, msglen, "cannot create host %s: %s", name, errtext(err));
 	return err;
 }
 
@@ -245,7 +253,7 @@ static int m_addr(sc_backend *b, const char *host, const st_addr *a, int family,
 	}
 	int err = sim_host_addr(h, a, family, plen);
 	if (err)
-		snprintf(msg, msglen, "cannot add the address to %s: %s", host, st_strerror_name(err));
+		snprintf(msg, msglen, "cannot add the address to %s: %s", host, errtext(err));
 	return err;
 }
 
@@ -260,7 +268,7 @@ static int m_link(sc_backend *b, const char *h1, const st_addr *a1, int f1, int 
 	}
 	int err = sim_link(m->w, x, a1, f1, p1, y, a2, f2, p2, delay);
 	if (err)
-		snprintf(msg, msglen, "cannot create the link %s-%s: %s", h1, h2, st_strerror_name(err));
+		snprintf(msg, msglen, "cannot create the link %s-%s: %s", h1, h2, errtext(err));
 	return err;
 }
 
@@ -279,7 +287,7 @@ static int m_sysctl(sc_backend *b, const char *host, const char *key, const char
 		used += (size_t)snprintf(val + used, sizeof(val) - used, "%s%s", i ? " " : "", values[i]);
 	int err = st_net_sysctl_set_text(sim_host_net(h), key, val);
 	if (err)
-		snprintf(msg, msglen, "sysctl %s %s: %s", key, val, st_strerror_name(err));
+		snprintf(msg, msglen, "sysctl %s %s: %s", key, val, errtext(err));
 	return err;
 }
 
@@ -321,7 +329,7 @@ static int m_proc(sc_backend *b, const char *name, const char *host, uint32_t ui
 	if (!err)
 		err = add_proc(m, p);
 	if (err < 0)
-		snprintf(msg, msglen, "cannot create process %s: %s", name, st_strerror_name(err));
+		snprintf(msg, msglen, "cannot create process %s: %s", name, errtext(err));
 	return err;
 }
 
@@ -1023,7 +1031,7 @@ sc_backend *sc_model_new(const sc_backend_config *cfg, char *msg, size_t msglen)
 		}
 	}
 	if (err) {
-		snprintf(msg, msglen, "cannot create the simulated world: %s", st_strerror_name(err));
+		snprintf(msg, msglen, "cannot create the simulated world: %s", errtext(err));
 		sim_world_free(m->w);
 		st_free(m);
 		return NULL;

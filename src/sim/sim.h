@@ -28,9 +28,12 @@ typedef struct sim_world sim_world;
 typedef struct sim_host sim_host;
 typedef struct sim_proc sim_proc;
 
-/* Limits: hosts per world, devices per host, descriptors per process
- * (the default RLIMIT_NOFILE soft limit, 1024, as a shell gives). */
-enum { SIM_MAX_HOSTS = 64, SIM_MAX_DEVS = 32, SIM_DEFAULT_NOFILE = 1024, SIM_MAX_PROCS = 4096 };
+/* Limits: hosts per world, links per host, descriptors per process
+ * (the default RLIMIT_NOFILE soft limit, 1024, as a shell gives),
+ * processes.  At least the scenario language's own limits (ast.h:
+ * SC_MAX_HOSTS, SC_MAX_LINKS_PER_HOST, SC_MAX_PROCS), so that a file the
+ * parser accepts never meets a smaller limit here. */
+enum { SIM_MAX_HOSTS = 64, SIM_MAX_DEVS = 64, SIM_DEFAULT_NOFILE = 1024, SIM_MAX_PROCS = 4096 };
 
 int sim_world_new(sim_world **out, uint64_t seed);
 void sim_world_free(sim_world *w);
@@ -46,6 +49,8 @@ void sim_settle(sim_world *w);
 void sim_run_until(sim_world *w, uint64_t t);
 /* Run the next event, whenever it is due; false when there is none. */
 bool sim_step(sim_world *w);
+/* Run the next event if it is due at or before t; false otherwise. */
+bool sim_step_until(sim_world *w, uint64_t t);
 
 /* Hosts.  "local" is not created implicitly here; the model does that. */
 int sim_host_add(sim_world *w, const char *name, sim_host **out); /* -EEXIST, -ENOSPC */
