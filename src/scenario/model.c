@@ -8,9 +8,12 @@
  * it adds is what a system call adds around the protocol code:
  *
  *   - descriptors: a socket variable is a descriptor of one process;
- *   - blocking: connect() without `nonblock` and send() on a connecting
- *     socket let simulated time pass until the handshake is over, exactly
- *     as the calling thread would sleep in the kernel;
+ *   - blocking: connect() without `nonblock` lets simulated time pass
+ *     until the handshake is over, as the calling thread would sleep in
+ *     the kernel, but at most as long as the kernel replay waits (5 s
+ *     plus four times the longest link delay; then it gives up as the
+ *     replay does).  Every other call is non-blocking, as on the replay:
+ *     accept, recv and send (EAGAIN on a connecting socket);
  *   - "after every statement the network runs until nothing more is in
  *     flight at the current time" (sim_settle);
  *   - explanations: the core's st_explain for a refused call (rule and
@@ -33,6 +36,7 @@ typedef struct model {
 	sim_proc **procs;     /* by backend process id */
 	int nprocs, capprocs;
 	bool explain;
+	uint64_t max_delay;   /* the longest link delay, ns (connect's wait) */
 	char *trace;          /* explanation being collected, malloc'd */
 	size_t tlen, tcap;
 } model;
@@ -267,6 +271,8 @@ static int m_link(sc_backend *b, const char *h1, const st_addr *a1, int f1, int 
 		return -ENOENT;
 	}
 	int err = sim_link(m->w, x, a1, f1, p1, y, a2, f2, p2, delay);
+	if (!err && delay > m->max_delay)
+		m->max_delay = delay;
 	if (err)
 		snprintf(msg, msglen, "cannot create the link %s-%s: %s", h1, h2, errtext(err));
 	return err;
@@ -508,12 +514,28 @@ static void m_listen(sc_backend *b, int p, int fd, int backlog, sc_result *r)
 	finish(m, r);
 }
 
-/* Let time pass until the socket's handshake is over (a blocking wait). */
-static void wait_connected(model *m, stk_sock *sk)
+/*
+ * A blocking connect() waits as long as the kernel replay lets it: 5 s
+ * plus four times the longest link delay (docs/conformance.md), after
+ * which the replay aborts the attempt with connect(AF_UNSPEC) and reports
+ * ETIMEDOUT.  The model does the same, so that both runs stand at the
+ * same point in time afterwards (Linux itself would retry the SYN for
+ * about two minutes, which neither run waits for).  Returns true when the
+ * wait ran out.
+ */
+enum { CONNECT_WAIT_NS = 5000000000u };
+
+static bool wait_connected_bounded(model *m, stk_sock *sk)
 {
 	sim_settle(m->w);
-	while (stk_connect_pending(sk) && sim_step(m->w))
-		;
+	uint64_t end = sim_now(m->w) + CONNECT_WAIT_NS + 4 * m->max_delay;
+	while (stk_connect_pending(sk)) {
+		if (!sim_step_until(m->w, end)) {
+			sim_run_until(m->w, end);
+			return stk_connect_pending(sk);
+		}
+	}
+	return false;
 }
 
 static void m_connect(sc_backend *b, int p, int fd, const sc_sockaddr *a, bool nonblock, sc_result *r)
@@ -532,10 +554,19 @@ static void m_connect(sc_backend *b, int p, int fd, const sc_sockaddr *a, bool n
 		err = stk_connect(sk, &sa, &c, &ex);
 	explain_call(m, &ex, err);
 	if ((err == -EINPROGRESS || err == -EALREADY) && !nonblock) {
-		wait_connected(m, sk);
-		err = stk_connect(sk, &sa, &c, &ex);
-		if (err == -EALREADY)
-			err = 0;
+		if (wait_connected_bounded(m, sk)) {
+			st_sockaddr unspec;
+			memset(&unspec, 0, sizeof(unspec));
+			unspec.family = ST_AF_UNSPEC;
+			stk_connect(sk, &unspec, &c, NULL);
+			err = -ETIMEDOUT;
+			tappend(m, "no answer within %llu ms: the attempt is given up (connect(AF_UNSPEC)), "
+				   "as the kernel replay does", (unsigned long long)((CONNECT_WAIT_NS + 4 * m->max_delay) / 1000000u));
+		} else {
+			err = stk_connect(sk, &sa, &c, &ex);
+			if (err == -EALREADY)
+				err = 0;
+		}
 	}
 	set_err(r, err);
 	finish(m, r);
@@ -584,8 +615,8 @@ static void m_send(sc_backend *b, int p, int fd, const uint8_t *data, size_t len
 	stk_sock *sk = sock_of(m, p, fd, r);
 	if (!sk)
 		return;
-	if (stk_connect_pending(sk))
-		wait_connected(m, sk);
+	/* Never waits for a handshake: a send on a connecting socket says
+	 * EAGAIN, as the kernel replay's MSG_DONTWAIT send does. */
 	set_err(r, stk_send(sk, data, len));
 	finish(m, r);
 }
@@ -601,8 +632,6 @@ static void m_sendto(sc_backend *b, int p, int fd, const sc_sockaddr *a, const u
 	st_sockaddr sa;
 	int err = to_st(m, proc_of(m, p), a, &sa);
 	if (!err) {
-		if (stk_connect_pending(sk))
-			wait_connected(m, sk);
 		st_cred c = sim_proc_cred(proc_of(m, p));
 		err = stk_sendto(sk, &sa, data, len, &c);
 	}

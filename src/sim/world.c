@@ -196,6 +196,14 @@ bool sim_step(sim_world *w)
 	return true;
 }
 
+bool sim_step_until(sim_world *w, uint64_t when)
+{
+	stk_timer *t = sim_clock_peek(&w->clock);
+	if (!t || t->when > when)
+		return false;
+	return sim_step(w);
+}
+
 void sim_settle(sim_world *w)
 {
 	stk_timer *t;

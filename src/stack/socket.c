@@ -380,7 +380,16 @@ int stk_connect(stk_sock *sk, const st_sockaddr *sa, const st_cred *cred, st_exp
 			}
 			return -EISCONN;
 		}
+		bool mapped = sk->core->family == ST_AF_INET6 && sa->family == ST_AF_INET6 &&
+			      !(sk->core->flags & ST_F_V6ONLY) &&
+			      (st_addr_is_v4mapped(&sa->addr) ||
+			       (st_addr_is_any6(&sa->addr) && st_addr_is_v4mapped(&sk->core->laddr)));
 		err = st_connect(net, sk->core, sa, addrlen_of(sa), cred, ex);
+		if (mapped) {
+			sk->v4_ops = !err;
+			if (!err)
+				sk->v4_daddr = sk->core->raddr;
+		}
 		if (err)
 			return err;
 		sk->so_error = 0;   /* tcp_connect_init */

@@ -110,6 +110,14 @@ struct stk_sock {
 	bool shut_rd, shut_wr;
 	bool rcv_eof;            /* TCP: FIN received and queued data read */
 	uint32_t uid, caps;      /* credentials of the creator */
+	/* TCP over IPv6 that once began a connect to a v4-mapped address
+	 * keeps sending through IPv4 (tcp_v6_connect installs ipv6_mapped
+	 * and puts ipv6_specific back only when tcp_v4_connect itself
+	 * fails): a later connect to a native address sends its SYN as an
+	 * IPv4 packet to the old IPv4 destination (v4_daddr), where nothing
+	 * can answer the socket, so it stays SYN-SENT. */
+	bool v4_ops;
+	st_addr v4_daddr;
 	/* UDP receive queue. */
 	stk_dgram *dq_head, *dq_tail;
 	size_t dq_bytes;

@@ -133,6 +133,17 @@ static void xmit(stk_sock *sk, uint32_t seq, uint8_t flags, const uint8_t *data,
 	}
 	p.payload = data;
 	p.len = len;
+	if (sk->v4_ops && p.family == ST_AF_INET6) {
+		/* The IPv4 send path of an earlier v4-mapped connect (see
+		 * v4_ops): the old IPv4 peer's address, the route's source. */
+		st_addr src;
+		int ifindex;
+		if (stk_ip_route(sk->stack, ST_AF_INET, &sk->v4_daddr, sk->core->dev, &src, &ifindex))
+			return;
+		p.family = ST_AF_INET;
+		p.src = src;
+		p.dst = sk->v4_daddr;
+	}
 	stk_ip_output(sk->stack, &p, sk->core->dev);
 }
 
