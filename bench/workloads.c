@@ -14,8 +14,9 @@
  * Nothing here is taken on trust: every timed bind is checked against the
  * answer it must give, exhaustion runs check that every port of the range
  * was handed out exactly once, and lookups are checked one by one in an
- * untimed pass and then by a checksum of the timed pass (which also keeps
- * the compiler from dropping the calls).  A wrong answer ends the run
+ * untimed pass and then by a checksum of each timed pass (which also keeps
+ * the compiler from dropping the calls); lookups report the fastest of
+ * three timed repetitions.  A wrong answer ends the run
  * with -EPROTO and a message, never with a figure.
  *
  * bytes_per_socket is the growth of the resident set while the tables
@@ -43,7 +44,8 @@ enum {
 	BENCH_UID = 1000,
 	LOOKUP_PKTS = 1 << 20,     /* distinct packets per lookup run, at most */
 	LOOKUP_PKTS_MIN = 1 << 14, /* ... and at least (16 per socket between) */
-	LOOKUP_OPS = 1 << 22,      /* timed lookups per run */
+	LOOKUP_OPS = 1 << 22,      /* timed lookups per repetition */
+	LOOKUP_REPS = 3,           /* repetitions; the fastest is reported */
 	BATCH = 256,               /* keys per st_lookup_established_batch */
 	WILDCARD_OPS = 100000,     /* wildcard binds beside N owners */
 	LISTENER_GROUP = 1000,     /* the wildcard reuseport group */
@@ -688,28 +690,15 @@ static st_sock *lk_udp(st_net *net, const st_pkt *p)
 	return st_lookup_udp(net, p, NULL);
 }
 
-/*
- * Check every packet's answer (want[i] non-NULL: exactly that socket;
- * NULL: no socket, unless `check` accepts the answer instead), then time
- * passes over them, single or batched, LOOKUP_OPS lookups in all, and
- * compare checksums.
- */
-static int run_lookups(bench_out *o, const char *wl, const char *variant, st_net *net,
-		       const pktset *s, lookup_fn fn, bool batch, size_t sockets, double bps,
-		       bool (*check)(const st_sock *sk))
+/* `passes` passes over the packets, timed; returns the sum of the
+ * answers' addresses (which also keeps the calls from being optimised
+ * away). */
+static uintptr_t timed_lookups(st_net *net, const pktset *s, lookup_fn fn, bool batch,
+			       size_t passes, tmark *t0, tmark *t1)
 {
-	uintptr_t want_sum = 0;
-	for (size_t i = 0; i < s->m; i++) {
-		st_sock *got = fn(net, &s->p[i]);
-		bool ok = check ? (got && check(got)) : got == s->want[i];
-		if (!ok)
-			return protoerr(wl, variant, "lookup answered the wrong socket", i, 0);
-		want_sum += (uintptr_t)got;
-	}
 	uintptr_t sum = 0;
 	st_sock *outb[BATCH];
-	size_t passes = LOOKUP_OPS / s->m ? LOOKUP_OPS / s->m : 1;
-	tmark t0 = mark();
+	*t0 = mark();
 	for (size_t pass = 0; pass < passes; pass++) {
 		if (batch) {
 			for (size_t i = 0; i < s->m; i += BATCH) {
@@ -723,10 +712,44 @@ static int run_lookups(bench_out *o, const char *wl, const char *variant, st_net
 				sum += (uintptr_t)fn(net, &s->p[i]);
 		}
 	}
-	tmark t1 = mark();
-	if (sum != want_sum * passes)
-		return protoerr(wl, variant, "timed pass answered differently", 0, 0);
-	bench_result r = result(wl, variant, sockets, (uint64_t)(s->m * passes), t0, t1, bps);
+	*t1 = mark();
+	return sum;
+}
+
+/*
+ * Check every packet's answer (want[i] non-NULL: exactly that socket;
+ * NULL: no socket, unless `check` accepts the answer instead), then time
+ * LOOKUP_REPS repetitions of LOOKUP_OPS lookups (single or batched),
+ * checking each one's checksum; the fastest is reported.
+ */
+static int run_lookups(bench_out *o, const char *wl, const char *variant, st_net *net,
+		       const pktset *s, lookup_fn fn, bool batch, size_t sockets, double bps,
+		       bool (*check)(const st_sock *sk))
+{
+	uintptr_t want_sum = 0;
+	for (size_t i = 0; i < s->m; i++) {
+		st_sock *got = fn(net, &s->p[i]);
+		bool ok = check ? (got && check(got)) : got == s->want[i];
+		if (!ok)
+			return protoerr(wl, variant, "lookup answered the wrong socket", i, 0);
+		want_sum += (uintptr_t)got;
+	}
+	size_t passes = LOOKUP_OPS / s->m ? LOOKUP_OPS / s->m : 1;
+	/* Best of LOOKUP_REPS timed repetitions: a lookup costs a few
+	 * nanoseconds, and another process sharing the core (and its caches)
+	 * during one repetition says nothing about the table. */
+	tmark best0 = {0, 0}, best1 = {UINT64_MAX / 2, UINT64_MAX / 2};
+	for (int rep = 0; rep < LOOKUP_REPS; rep++) {
+		tmark t0, t1;
+		uintptr_t sum = timed_lookups(net, s, fn, batch, passes, &t0, &t1);
+		if (sum != want_sum * passes)
+			return protoerr(wl, variant, "timed pass answered differently", 0, 0);
+		if (t1.cpu - t0.cpu < best1.cpu - best0.cpu) {
+			best0 = t0;
+			best1 = t1;
+		}
+	}
+	bench_result r = result(wl, variant, sockets, (uint64_t)(s->m * passes), best0, best1, bps);
 	emit(o, &r);
 	return 0;
 }
