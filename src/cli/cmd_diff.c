@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "cli/diffrun.h"
+#include "cli/steer.h"
 #include "kernel/kernel.h"
 #include "scenario/model.h"
 #include "scenario/print.h"
@@ -86,7 +87,12 @@ int cli_diff_script(const sc_script *s, uint64_t seed, FILE *out, bool quiet, sc
 		fprintf(stderr, "socktab diff: kernel: %s\n", msg);
 		return skip ? SC_SKIP : 2;
 	}
-	sc_runner *rm = sc_runner_new(s, mb), *rk = sc_runner_new(s, kb);
+	/* Port steering (steer.c): the kernel runs each statement first and
+	 * the model is offered the ports it chose. */
+	sc_steer steer;
+	memset(&steer, 0, sizeof(steer));
+	sc_backend *wm = sc_steer_wrap(mb, false, &steer), *wk = sc_steer_wrap(kb, true, &steer);
+	sc_runner *rm = wm ? sc_runner_new(s, wm) : NULL, *rk = wk ? sc_runner_new(s, wk) : NULL;
 	sc_portmap *pm = calloc(1, sizeof(*pm));
 	int status = 0;
 	if (!rm || !rk || !pm) {
@@ -102,8 +108,9 @@ int cli_diff_script(const sc_script *s, uint64_t seed, FILE *out, bool quiet, sc
 	for (size_t i = 0; i < s->nstmts; i++) {
 		const sc_stmt *st = &s->stmts[i];
 		sc_outcome om, ok;
-		sc_runner_step(rm, i, &om);
+		sc_steer_begin(&steer);
 		sc_runner_step(rk, i, &ok);
+		sc_runner_step(rm, i, &om);
 		if (ok.kind == SC_O_FATAL && ok.skip) {
 			fprintf(stderr, "socktab diff: kernel replay skipped: %s\n", ok.msg);
 			sc_outcome_clear(&om);
@@ -113,6 +120,12 @@ int cli_diff_script(const sc_script *s, uint64_t seed, FILE *out, bool quiet, sc
 		}
 		char why[512];
 		sc_cmp c = sc_outcome_compare(pm, st, &om, &ok, why, sizeof(why));
+		if (steer.refused && c != SC_CMP_DIFFER) {
+			/* Linux made a choice the model holds impossible. */
+			snprintf(why, sizeof(why), "Linux chose port %u, which the model refuses: %s",
+				 steer.refused_port, steer.why);
+			c = SC_CMP_DIFFER;
+		}
 		if (stats) {
 			stats->statements++;
 			if (c == SC_CMP_BY_EXPECT)
@@ -140,12 +153,14 @@ int cli_diff_script(const sc_script *s, uint64_t seed, FILE *out, bool quiet, sc
 			goto out;
 		}
 	}
-	if (stats)
+	if (stats) {
 		stats->pairs += pm->pairs;
+		stats->steered += steer.taken;
+	}
 	if (!quiet)
-		fprintf(out, "%s: %zu statements, model and kernel agree (%u ports paired, "
-			     "%zu hash-dependent results accepted by their expectation)\n",
-			s->file, s->nstmts, pm->pairs, stats ? stats->by_expect : (size_t)0);
+		fprintf(out, "%s: %zu statements, model and kernel agree (%zu ports taken from Linux, "
+			     "%u ports paired, %zu hash-dependent results accepted by their expectation)\n",
+			s->file, s->nstmts, steer.taken, pm->pairs, stats ? stats->by_expect : (size_t)0);
 out:
 	if (pm)
 		sc_portmap_free(pm);
@@ -154,6 +169,10 @@ out:
 		sc_runner_free(rm);
 	if (rk)
 		sc_runner_free(rk);
+	if (wm)
+		wm->ops->destroy(wm);
+	if (wk)
+		wk->ops->destroy(wk);
 	mb->ops->destroy(mb);
 	kb->ops->destroy(kb);
 	return status;

@@ -17,6 +17,7 @@ typedef struct sc_diff_stats {
 	size_t statements;     /* compared */
 	size_t by_expect;      /* accepted by a multi-alternative expectation */
 	size_t pairs;          /* port pairings of two different numbers */
+	size_t steered;        /* automatic ports the model took from Linux */
 } sc_diff_stats;
 
 /* 0 agree, 1 the first divergence was printed to `out`, 2 error,

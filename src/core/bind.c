@@ -374,10 +374,26 @@ other_half:;
 		remaining &= ~1U;
 	uint32_t offset = st_rand_below(net, remaining ? remaining : 1) | 1U;
 other_parity:
+	if (hint_pending(net)) {
+		/* Linux's choice is legal if it is free in the first round
+		 * (half, parity, relax) that has a free port at all. */
+		int h = net->hint_port;
+		if (h >= low && h < low + (int)remaining && h < high && (((h - low) ^ (int)offset) & 1) == 0 &&
+		    !reserved(net, h) && !tcp_search_conflict(net, sk, (uint16_t)h, kind, a, relax)) {
+			hint_take(net);
+			*port_out = (uint16_t)h;
+			return 0;
+		}
+	}
 	/* One parity round in the kernel's order (ports.c skips whole words
 	 * of ports held at this address). */
-	if (tcp_port_round(net, sk, kind, a, relax, low, high, remaining, offset, port_out) == 0)
+	if (tcp_port_round(net, sk, kind, a, relax, low, high, remaining, offset, port_out) == 0) {
+		if (hint_pending(net))
+			hint_refuse(net, "another port was free in an earlier round of Linux's search "
+					 "(ports of the range's odd offsets first, the lower half first "
+					 "with SO_REUSEADDR), or this port is not free for this socket");
 		return 0;
+	}
 	offset--;
 	if (!(offset & 1))
 		goto other_parity;
@@ -389,6 +405,8 @@ other_parity:
 		relax = true;
 		goto again;
 	}
+	if (hint_pending(net))
+		hint_refuse(net, "no port of the range is free for this socket");
 	return -EADDRINUSE;
 }
 
@@ -511,6 +529,21 @@ int udp_find_port(st_net *net, st_sock *sk, int kind, const st_addr *a, uint16_t
 {
 	int low, high;
 	port_range(net, sk, &low, &high);
+	if (hint_pending(net)) {
+		/* Any free port of the range is a choice Linux can make. */
+		int h = net->hint_port;
+		if (h < low || h > high) {
+			hint_refuse(net, "the port is outside the ephemeral port range");
+		} else if (reserved(net, h)) {
+			hint_refuse(net, "the port is reserved (ip_local_reserved_ports)");
+		} else if (!udp_port_ok(net, sk, (uint16_t)h, kind, a, NULL)) {
+			hint_refuse(net, "the port is held by a socket this one may not share it with");
+		} else {
+			hint_take(net);
+			*port_out = (uint16_t)h;
+			return 0;
+		}
+	}
 	uint32_t n = (uint32_t)(high - low + 1);
 	uint32_t start = st_rand_below(net, n);
 	for (uint32_t i = 0; i < n; i++) {

@@ -308,6 +308,15 @@ static int next_candidate(struct search *s, int port, int limit, int step)
 	return -1;
 }
 
+/* Is any port of low's parity in [low, rend) usable? */
+static bool parity_usable(struct search *s, int low, int rend)
+{
+	for (int p = next_candidate(s, low, rend, 2); p >= 0; p = next_candidate(s, p + 2, rend, 2))
+		if (try_port(s, p))
+			return true;
+	return false;
+}
+
 static int hash_connect_search(st_net *net, st_sock *sk, const st_addr *la, uint16_t *port_out,
 			       st_sock **tw_out, uint32_t *i_out, uint32_t *index_out, int *step_out)
 {
@@ -337,6 +346,30 @@ static int hash_connect_search(st_net *net, st_sock *sk, const st_addr *la, uint
 		offset &= ~1U;
 	struct search s = {net, sk, la, dest_find(net, la, &sk->raddr, sk->rport), NULL};
 	int rend = low + (int)remaining; /* ports used are [low, rend) */
+	if (hint_pending(net)) {
+		/* Linux's choice is legal if it is usable and, without a
+		 * socket port range, of the range's first parity or no port
+		 * of that parity was usable. */
+		int h = net->hint_port;
+		const char *why = NULL;
+		if (h < low || h >= rend)
+			why = "the port is outside the ephemeral port range";
+		else if (st_net_port_is_reserved(net, (uint16_t)h))
+			why = "the port is reserved (ip_local_reserved_ports)";
+		else if (step == 2 && ((h - low) & 1) && parity_usable(&s, low, rend))
+			why = "a port of the range's first parity, which Linux tries first, was usable";
+		else if (!try_port(&s, h))
+			why = "the port is not usable for this 4-tuple (held by bind(), or the 4-tuple is taken)";
+		if (!why) {
+			hint_take(net);
+			*port_out = (uint16_t)h;
+			*tw_out = s.tw;
+			*i_out = 0;
+			*index_out = index;
+			return 0;
+		}
+		hint_refuse(net, why);
+	}
 other_parity:;
 	int start = low + (int)offset;
 	/* Candidates: start, start+step, ... up to rend, then wrap to
@@ -699,7 +732,12 @@ static int tcp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
  * is made first, so on -ENOMEM nothing has changed. */
 static int tcp_unconnect(st_net *net, st_sock *sk, bool reset_addr)
 {
-	bool release = sk_has(sk, ST_F_HASHED) && !sk_has(sk, ST_F_BINDPORT_LOCK);
+	/* The port goes back with the move to CLOSE (tcp_set_state), so a
+	 * socket already closed -- a failed connect being reported, after
+	 * which a bind(port 0) may have given it a port again -- keeps the
+	 * one it holds. */
+	bool release = sk_has(sk, ST_F_HASHED) && !sk_has(sk, ST_F_BINDPORT_LOCK) &&
+		       sk->state != ST_CLOSE;
 	bool reset = reset_addr && !sk_has(sk, ST_F_BINDADDR_LOCK);
 	st_addr any = sock_unbound_addr(sk);
 	int nk = kind_of(sk->family, &any, sk_has(sk, ST_F_V6ONLY));

@@ -33,6 +33,39 @@ uint32_t st_rand_below(st_net *net, uint32_t n)
 	return (uint32_t)(((uint64_t)st_rand32(net) * n) >> 32);
 }
 
+void st_port_hint(st_net *net, uint16_t port)
+{
+	if (!net)
+		return;
+	net->hint_port = port;
+	net->hint_state = port ? ST_HINT_PENDING : ST_HINT_NONE;
+	net->hint_why = NULL;
+}
+
+int st_port_hint_done(st_net *net, const char **why)
+{
+	if (!net)
+		return ST_HINT_NONE;
+	int s = net->hint_state;
+	if (why)
+		*why = net->hint_why;
+	net->hint_port = 0;
+	net->hint_state = ST_HINT_NONE;
+	net->hint_why = NULL;
+	return s;
+}
+
+void hint_take(st_net *net)
+{
+	net->hint_state = ST_HINT_TAKEN;
+}
+
+void hint_refuse(st_net *net, const char *why)
+{
+	net->hint_state = ST_HINT_REFUSED;
+	net->hint_why = why;
+}
+
 int st_net_new(st_net **out, uint64_t seed, const st_net_ops *ops)
 {
 	if (!out)

@@ -240,7 +240,40 @@ struct st_net {
 	uint64_t taken[2][1024];
 	uint64_t conly[2][1024];
 	uint32_t npsets;         /* port sets alive (ports.c) */
+	uint32_t pset_slots[64]; /* port sets per top-6-bit hash slot: a
+				  * zero skips the lookup of a key (ports.c) */
+	/* Port steering (net.c): the port Linux chose for the same call,
+	 * tried instead of this net's own random choice when it is one Linux
+	 * could have made.  hint_port 0: none. */
+	uint16_t hint_port;
+	uint8_t hint_state;      /* st_hint_state */
+	const char *hint_why;    /* why a hint was refused (static text) */
 };
+
+/* Port steering, for `socktab diff` (src/scenario/diff.h): Linux picks an
+ * automatic port with secret randomness, so the model cannot be expected
+ * to pick the same number; instead it is told Linux's choice before the
+ * call and must either agree that the port was one Linux's algorithm
+ * could have chosen (in the range, not reserved, free under the rules of
+ * the search pass that would have found it, and no port free in an
+ * earlier pass: the parity order, the lower half with SO_REUSEADDR, the
+ * ip_autobind_reuse pass) and take it, or refuse it, which the diff then
+ * reports as a divergence.  The hint is consumed by the next automatic
+ * choice (bind(0), listen, connect, UDP autobind) and cleared by
+ * st_port_hint_done. */
+enum st_hint_state { ST_HINT_NONE, ST_HINT_PENDING, ST_HINT_TAKEN, ST_HINT_REFUSED };
+void st_port_hint(st_net *net, uint16_t port);
+/* The fate of the last hint (st_hint_state; *why the reason of a
+ * refusal), and no hint from now on. */
+int st_port_hint_done(st_net *net, const char **why);
+/* For the port searches: is a hint pending?  If so the search calls
+ * hint_take or hint_refuse exactly once. */
+static inline bool hint_pending(const st_net *net)
+{
+	return net->hint_state == ST_HINT_PENDING;
+}
+void hint_take(st_net *net);
+void hint_refuse(st_net *net, const char *why);
 
 static inline int pidx(int proto)
 {

@@ -37,6 +37,7 @@ typedef struct model {
 	int nprocs, capprocs;
 	bool explain;
 	uint64_t max_delay;   /* the longest link delay, ns (connect's wait) */
+	stk_stack *hint_stack; /* where a port hint was given (diff), or NULL */
 	char *trace;          /* explanation being collected, malloc'd */
 	size_t tlen, tcap;
 } model;
@@ -1017,6 +1018,32 @@ static const sc_backend_ops model_ops = {
 	.destroy = m_destroy,
 	.nofile = m_nofile,
 };
+
+void sc_model_port_hint(sc_backend *b, int p, int fd, uint16_t port)
+{
+	if (!b || b->ops != &model_ops)
+		return;
+	model *m = M(b);
+	sim_proc *pr = proc_of(m, p);
+	stk_sock *sk = pr ? sim_fd_get(pr, fd) : NULL;
+	if (m->hint_stack)
+		stk_port_hint_done(m->hint_stack, NULL);
+	m->hint_stack = sk && port ? stk_sock_stack(sk) : NULL;
+	if (m->hint_stack)
+		stk_port_hint(m->hint_stack, port);
+}
+
+int sc_model_port_hint_done(sc_backend *b, const char **why)
+{
+	if (why)
+		*why = NULL;
+	if (!b || b->ops != &model_ops || !M(b)->hint_stack)
+		return 0;
+	model *m = M(b);
+	int r = stk_port_hint_done(m->hint_stack, why);
+	m->hint_stack = NULL;
+	return r;
+}
 
 st_net *sc_model_host_net(sc_backend *b, const char *host)
 {

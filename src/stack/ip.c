@@ -26,6 +26,7 @@
 
 #include "stack/stack_internal.h"
 #include "hash.h"
+#include "net_internal.h"
 #include "alloc.h"
 
 static void tw_reclaimed(st_sock *tw, void *ctx)
@@ -85,6 +86,20 @@ st_net *stk_stack_net(stk_stack *st)
 void stk_set_tracing(stk_stack *st, bool on)
 {
 	st->tracing = on;
+}
+
+void stk_port_hint(stk_stack *st, uint16_t port)
+{
+	st_port_hint(st->net, port);
+}
+
+int stk_port_hint_done(stk_stack *st, const char **why)
+{
+	const char *w = NULL;
+	int s = st_port_hint_done(st->net, &w);
+	if (why)
+		*why = w;
+	return s == ST_HINT_TAKEN ? 1 : s == ST_HINT_REFUSED ? -1 : 0;
 }
 
 size_t stk_sock_count(const stk_stack *st)

@@ -75,6 +75,13 @@ st_net *stk_stack_net(stk_stack *st);
 void stk_input(stk_stack *st, int ifindex, const uint8_t *pkt, size_t len);
 /* Turn on the demux explanations sent to env->trace. */
 void stk_set_tracing(stk_stack *st, bool on);
+/* Port steering for `socktab diff`: the next automatic port choice of
+ * this stack tries `port` (Linux's choice) first and takes it if Linux's
+ * algorithm could have chosen it (st_port_hint, net_internal.h).  _done
+ * says what became of it (0 no choice was made, 1 taken, -1 refused with
+ * *why) and forgets it. */
+void stk_port_hint(stk_stack *st, uint16_t port);
+int stk_port_hint_done(stk_stack *st, const char **why);
 
 /* ---- sockets -------------------------------------------------------- */
 
