@@ -60,7 +60,13 @@ static void grow(st_htab *t)
 	st_hnode **b = st_calloc(nb, sizeof(*b));
 	if (!b)
 		return;
+	/* Doubling sends bucket i to buckets i and i + old size, two
+	 * sequential streams; what misses the cache is reading each node's
+	 * hash, so the heads a few buckets ahead are prefetched. */
+	enum { AHEAD = 16 };
 	for (size_t i = 0; i <= t->mask; i++) {
+		if (i + AHEAD <= t->mask && t->b[i + AHEAD])
+			__builtin_prefetch(t->b[i + AHEAD]);
 		st_hnode *n = t->b[i];
 		while (n) {
 			st_hnode *next = n->next;

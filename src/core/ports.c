@@ -649,10 +649,24 @@ static st_hkey pset_key(const st_hkey *aggkey)
 	return k;
 }
 
+/* The hash slot that counts sets of this hash: the top bits, which the
+ * table's bucket index (low bits) does not use. */
+static unsigned pset_slot(uint64_t h)
+{
+	return (unsigned)(h >> 58);
+}
+
+/* Most keys a search or an aggregate asks about have no set; the slot
+ * counters answer that without touching the hash table. */
 static struct st_pset *pset_find(st_net *net, const st_hkey *aggkey)
 {
+	if (!net->npsets)
+		return NULL;
 	st_hkey k = pset_key(aggkey);
-	return (struct st_pset *)st_htab_find(&net->h, &k, st_htab_hash(&net->h, &k));
+	uint64_t h = st_htab_hash(&net->h, &k);
+	if (!net->pset_slots[pset_slot(h)])
+		return NULL;
+	return (struct st_pset *)st_htab_find(&net->h, &k, h);
 }
 
 static void pset_update_full(struct st_pset *ps, int w)
@@ -684,6 +698,7 @@ static void pset_note(st_net *net, const st_hkey *aggkey, bool held)
 		return;
 	pset_set(ps, aggkey->port, held);
 	if (!ps->nbits) {
+		net->pset_slots[pset_slot(ps->h.hash)]--;
 		st_htab_remove(&net->h, &ps->h);
 		st_free(ps);
 		net->npsets--;
@@ -715,7 +730,9 @@ static struct st_pset *pset_build(st_net *net, const st_hkey *aggkey)
 	}
 	ps->h.key = pset_key(aggkey);
 	st_hkey pk = ps->h.key;
-	st_htab_insert(&net->h, &ps->h, &pk, st_htab_hash(&net->h, &pk));
+	uint64_t h = st_htab_hash(&net->h, &pk);
+	st_htab_insert(&net->h, &ps->h, &pk, h);
+	net->pset_slots[pset_slot(h)]++;
 	net->npsets++;
 	return ps;
 }
