@@ -964,5 +964,8 @@ int st_getpeername(const st_sock *sk, st_sockaddr *out)
 	out->family = sk->family;
 	out->addr = sk->raddr;
 	out->port = sk->rport;
+	/* inet6_getname: a peer that needs a scope gets the bound device. */
+	if (sk->family == ST_AF_INET6 && sk->dev && st_addr_needs_scope(&sk->raddr))
+		out->scope_id = (uint32_t)sk->dev;
 	return 0;
 }

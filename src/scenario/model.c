@@ -933,6 +933,8 @@ static void ls_one(stk_sock *sk, void *ctx)
 		sa.family = core->family;
 		sa.addr = core->raddr;
 		sa.port = core->rport;
+		if (core->family == ST_AF_INET6 && core->dev && st_addr_needs_scope(&core->raddr))
+			sa.scope_id = (uint32_t)core->dev;   /* as getpeername */
 		sc_sockaddr_from_net(stk_stack_net(stk_sock_stack(sk)), &sa, &row->peer);
 	}
 	index_lookup(&c->owners, core, row->owners, sizeof(row->owners));

@@ -349,6 +349,10 @@ static void listen_input(stk_sock *l, int ifindex, const stk_pkt *p, const st_lo
 	}
 	c->linger_on = l->linger_on;
 	c->linger_secs = l->linger_secs;
+	/* sk_clone_lock copies sk_shutdown: flags set by a shutdown() made
+	 * before listen() (ENOTCONN, but they stay) pass to every child. */
+	c->shut_rd = l->shut_rd;
+	c->shut_wr = l->shut_wr;
 	stk_tcb *tb = &c->tcb;
 	tb->irs = p->seq;
 	tb->rcv_nxt = p->seq + 1;
@@ -473,8 +477,9 @@ static bool syn_recv_complete(stk_sock *sk, const stk_pkt *p)
 	stk_tcp_set_state(sk, ST_ESTABLISHED);
 	/* tcp_rcv_state_process: a SEND_SHUTDOWN set while the connection
 	 * was not yet synchronized (any earlier shutdown(SHUT_WR), even one
-	 * made before connect()) sends its FIN now. */
-	if (sk->shut_wr && !l)
+	 * made before connect() or, for a child, before its listener's
+	 * listen()) sends its FIN now. */
+	if (sk->shut_wr)
 		stk_tcp_shutdown_wr(sk);
 	return true;
 }
