@@ -6,8 +6,13 @@
  * aims at the rules where implementations get the errno wrong: several
  * processes and uids, TCP and UDP, IPv4, IPv6, v4-mapped and wildcard
  * addresses over a few local addresses and a few ports, every socket
- * option of the language, small ephemeral ranges (exhaustion), TIME_WAIT,
- * fork and SCM_RIGHTS.
+ * option of the language, small ephemeral ranges (exhaustion), TIME_WAIT
+ * and its take-over (an explicit port, or tcp_tw_reuse after a second),
+ * fork and SCM_RIGHTS, processes that exit half-way, listen backlogs
+ * changed on a listening socket.  One scenario in three has a second host,
+ * `peer`, on a veth link (eth0, 10.0.0.1 - 10.0.0.2) and a second link of
+ * IPv6 link-local addresses (eth1, fe80::1 - fe80::2), so that scopes,
+ * devices and SO_BINDTODEVICE meet real interfaces.
  *
  * It avoids, by construction, the few outcomes that Linux leaves to chance
  * or to real time, because a difference there says nothing about the
@@ -19,7 +24,18 @@
  *     real time on the kernel but never in the model without `sleep`):
  *     backlogs stay above the number of connections a scenario can make;
  *   - long sleeps: scenarios are short enough to finish well inside the
- *     one-second tcp_tw_reuse delay and the 60 s TIME_WAIT.
+ *     one-second tcp_tw_reuse delay and the 60 s TIME_WAIT; the one sleep
+ *     a scenario may have is 1.1 s, clearly past that delay on both runs;
+ *   - destinations nobody answers for in a way that takes real time: an
+ *     address of the link's subnet that no host has (ARP gives up after
+ *     ~3 s with EHOSTUNREACH, the model has no ARP) is never used, and
+ *     IP_TRANSPARENT (a SYN from a foreign source never hears back) is
+ *     not set;
+ *   - ports chosen by the system are not a problem: `socktab diff` makes
+ *     the model take Linux's choice when it is a legal one (steer.c),
+ *     but connect/sendto still go only to ports outside the small
+ *     ephemeral range, because an automatic port that happens to equal
+ *     the destination makes a self-connect on one run only.
  * It tracks variables statically, like the parser, so every generated
  * file parses: a name is used only while its process holds it.
  */
@@ -42,6 +58,7 @@ typedef struct gvar {
 typedef struct gproc {
 	char name[16];
 	bool alive;
+	bool on_peer;        /* lives on host `peer` */
 	gvar v[MAXV];
 	int nv;
 } gproc;
@@ -57,6 +74,8 @@ typedef struct gen {
 	bool rp_port[NPORTS];   /* a reuseport socket may be bound there */
 	bool rp_any;            /* some socket asked for SO_REUSEPORT */
 	int conns;
+	bool peer;              /* host `peer` and its two links exist */
+	int nalive;
 } gen;
 
 /* The first NTRAFFIC ports are the only destinations of connect/sendto:
@@ -116,17 +135,26 @@ static const char *kinds[] = { "tcp4", "tcp6", "udp4", "udp6" };
  * family on purpose: the errno of a family mismatch is a rule too). */
 static void addr_for(gen *g, int kind, char *buf, size_t len, int port_idx)
 {
-	static const char *v4[] = { "127.0.0.1", "127.0.0.2", "0.0.0.0", "10.1.1.1", "192.0.2.7" };
+	/* The last entries exist only with host `peer`: each host calls its
+	 * ends eth0 (10.0.0.0/24) and eth1 (fe80::/64), so the same literal
+	 * is this host's own address on one side and the other's on the
+	 * other.  Link-local ones always name eth1, the link that has them:
+	 * every veth end also has an automatic link-local address, tentative
+	 * for the first second or so (DAD) and unknown to the model, so a
+	 * link-local destination routed through eth0 -- or sent without a
+	 * scope by UDP, which then looks up a route -- would meet it. */
+	static const char *v4[] = { "127.0.0.1", "127.0.0.2", "0.0.0.0", "10.1.1.1", "192.0.2.7",
+				    "10.0.0.1", "10.0.0.2" };
 	static const char *v6[] = { "::1", "::", "::ffff:127.0.0.1", "::ffff:0.0.0.0", "fd00::1",
-				    "2001:db8::9" };
+				    "2001:db8::9", "fe80::1%eth1", "fe80::2%eth1", "::ffff:10.0.0.2" };
 	bool six = kind == 1 || kind == 3;
 	if (pick(g, 20) == 0)
 		six = !six;
 	uint16_t port = ports[port_idx];
 	if (six)
-		snprintf(buf, len, "[%s]:%u", v6[pick(g, 6)], port);
+		snprintf(buf, len, "[%s]:%u", v6[pick(g, g->peer ? 9 : 6)], port);
 	else
-		snprintf(buf, len, "%s:%u", v4[pick(g, 5)], port);
+		snprintf(buf, len, "%s:%u", v4[pick(g, g->peer ? 7 : 5)], port);
 }
 
 static gvar *live_var(gen *g, gproc *p)
@@ -187,6 +215,14 @@ static void op(gen *g)
 		return;
 	}
 	bool tcp = v->kind < 2;
+	if (what < 17) {
+		/* A device: lo, a link end (with the peer), none, or one that
+		 * does not exist. */
+		static const char *devs[] = { "", "lo", "eth9", "eth0", "eth1" };
+		out(g, "%s: setsockopt %s SO_BINDTODEVICE \"%s\"", p->name, v->name,
+		    devs[pick(g, g->peer ? 5 : 3)]);
+		return;
+	}
 	if (what < 30) {
 		static const char *opts[] = { "SO_REUSEADDR", "SO_REUSEPORT", "IPV6_V6ONLY",
 					      "IP_FREEBIND", "IP_BIND_ADDRESS_NO_PORT", "SO_BROADCAST" };
@@ -209,8 +245,12 @@ static void op(gen *g)
 		return;
 	}
 	if (what < 56) {
+		/* Backlogs stay above the connections a scenario can make (a
+		 * full queue drops SYNs, which real time then retries); a
+		 * second listen() changes the backlog of a listening socket. */
+		static const char *backlogs[] = { "", " 64", " 1000", " -1" };
 		if (tcp)
-			out(g, "%s: listen %s", p->name, v->name);
+			out(g, "%s: listen %s%s", p->name, v->name, backlogs[pick(g, 4)]);
 		else
 			out(g, "%s: getsockname %s", p->name, v->name);
 		return;
@@ -268,11 +308,22 @@ static void op(gen *g)
 		v->live = false;
 		return;
 	}
-	if (what < 98 && g->np < MAXP) {
+	if (what < 97 && g->np < MAXP) {
 		gproc *c = &g->p[g->np++];
 		*c = *p;
 		snprintf(c->name, sizeof(c->name), "c%d", g->np);
 		out(g, "%s: fork %s", p->name, c->name);
+		g->nalive++;
+		return;
+	}
+	if (what < 98) {
+		/* A process leaves half-way: what it held and shared lives on
+		 * in the others (one process always stays). */
+		if (g->nalive > 1) {
+			out(g, "%s: exit", p->name);
+			p->alive = false;
+			g->nalive--;
+		}
 		return;
 	}
 	/* sendfd to a live process that does not use this name yet */
@@ -303,17 +354,33 @@ char *sc_gen_scenario(uint64_t seed, size_t *len_out)
 		out(&g, "sysctl net.ipv4.ip_unprivileged_port_start 0");
 	if (pick(&g, 6) == 0)
 		out(&g, "sysctl net.ipv6.bindv6only 1");
+	static const char *reuse[] = { "0", "1", "2" };
+	bool tw_sleep = pick(&g, 25) == 0;
+	if (tw_sleep || pick(&g, 8) == 0)
+		out(&g, "sysctl net.ipv4.tcp_tw_reuse %s", reuse[pick(&g, 3)]);
+	g.peer = pick(&g, 3) == 0;
+	if (g.peer) {
+		out(&g, "host peer");
+		out(&g, "link local:10.0.0.1/24 peer:10.0.0.2/24");
+		out(&g, "link local:fe80::1/64 peer:fe80::2/64");
+	}
 	static const char *uids[] = { "uid=1000", "uid=1001", "uid=0", "uid=1000 caps=net_bind_service" };
 	g.np = 2 + pick(&g, 2);
 	for (int i = 0; i < g.np; i++) {
 		snprintf(g.p[i].name, sizeof(g.p[i].name), "p%d", i);
 		g.p[i].alive = true;
-		out(&g, "proc %s %s", g.p[i].name, uids[pick(&g, 4)]);
+		/* With a peer, the last process lives there. */
+		g.p[i].on_peer = g.peer && i == g.np - 1;
+		out(&g, "proc %s%s %s", g.p[i].name, g.p[i].on_peer ? "@peer" : "", uids[pick(&g, 4)]);
 	}
+	g.nalive = g.np;
 	int n = 20 + pick(&g, 40);
+	int sleep_at = tw_sleep ? n / 2 + pick(&g, n / 2) : -1;
 	for (int i = 0; i < n; i++) {
-		if (pick(&g, 12) == 0)
-			out(&g, "ls");
+		if (i == sleep_at)
+			out(&g, "sleep 1100ms");
+		else if (pick(&g, 12) == 0)
+			out(&g, g.peer && pick(&g, 3) == 0 ? "ls peer" : "ls");
 		else
 			op(&g);
 	}
@@ -325,6 +392,8 @@ char *sc_gen_scenario(uint64_t seed, size_t *len_out)
 		}
 	}
 	out(&g, "ls");
+	if (g.peer)
+		out(&g, "ls peer");
 	if (g.oom) {
 		free(g.buf);
 		return NULL;

@@ -227,11 +227,38 @@ void stk_icmp_port_unreachable(stk_stack *st, const stk_pkt *orig)
 	stk_ip_output(st, &ic, 0);
 }
 
+/*
+ * What a packet the host sent to itself looks like to the receiving
+ * socket: it travels through lo, but Linux keeps the output route on it,
+ * and that route names the device that owns the destination address
+ * (IPv4: the local route's device, rt_iif; IPv6: the route's idev), so
+ * inet_iif()/inet6_iif() say eth0 for a packet to eth0's address.  A
+ * socket bound to eth0 therefore hears what its own host sends to
+ * 10.0.0.1, and one bound to lo does not.
+ */
+static int local_iif(stk_stack *st, const st_addr *dst)
+{
+	if (st_addr_is_v4mapped(dst)) {
+		st_route4 r;
+		if (st_net_route4(st->net, st_addr_get_v4(dst), &r) == 0 && r.ifindex > 0 &&
+		    (r.type == ST_RTN_LOCAL || r.type == ST_RTN_BROADCAST))
+			return r.ifindex;
+		return ST_IFINDEX_LO;
+	}
+	/* Devices are numbered 1, 2, ... without gaps (netconf.c). */
+	for (int i = 1; st_net_device_name(st->net, i); i++)
+		if (st_net_v6_has_addr(st->net, dst, i))
+			return i;
+	return ST_IFINDEX_LO;
+}
+
 void stk_input(stk_stack *st, int ifindex, const uint8_t *pkt, size_t len)
 {
 	stk_pkt p;
 	if (stk_wire_decode(pkt, len, &p))
 		return;
+	if (ifindex == ST_IFINDEX_LO)
+		ifindex = local_iif(st, &p.dst);
 	bool local = stk_ip_is_local(st, &p.dst);
 	bool bcast = !local && (is_v4_broadcast(st, &p.dst) || st_addr_is_multicast(&p.dst));
 	if (!local && !bcast)
