@@ -91,41 +91,70 @@ static char *join(const lines *ls, const bool *keep, size_t *len)
 	return t;
 }
 
+/* Does the scenario made of the kept lines still diverge? */
+static bool still_diverges(const lines *ls, const bool *keep, FILE *devnull)
+{
+	size_t len;
+	char *t = join(ls, keep, &len);
+	int r = t ? diff_text(t, len, devnull, true, NULL) : 2;
+	free(t);
+	return r == 1;
+}
+
+/*
+ * Shrinking, in the manner of delta debugging: try to drop runs of lines
+ * (half of what is left, then quarters, ... then single lines), keeping
+ * every drop after which the file still parses and still diverges, and
+ * repeat the single-line pass while it helps.  Runs first, because a
+ * scenario that diverges only after a 5 s connect timeout costs 5 s per
+ * attempt.  Line 1 (the seed comment) always stays.
+ */
 static char *shrink(const char *text)
 {
 	lines ls;
 	if (split(text, &ls))
 		return NULL;
 	bool *keep = malloc(ls.n ? ls.n : 1);
-	if (!keep) {
+	size_t *idx = malloc((ls.n ? ls.n : 1) * sizeof(size_t));
+	FILE *devnull = fopen("/dev/null", "w");
+	if (!keep || !idx || !devnull) {
+		free(keep);
+		free(idx);
+		if (devnull)
+			fclose(devnull);
 		free(ls.copy);
 		free(ls.l);
 		return NULL;
 	}
 	memset(keep, 1, ls.n);
-	FILE *devnull = fopen("/dev/null", "w");
-	bool changed = true;
-	for (int pass = 0; pass < 4 && changed && devnull; pass++) {
-		changed = false;
-		for (size_t i = ls.n; i-- > 1;) {
-			if (!keep[i])
-				continue;
-			keep[i] = false;
-			size_t len;
-			char *t = join(&ls, keep, &len);
-			int r = t ? diff_text(t, len, devnull, true, NULL) : 2;
-			free(t);
-			if (r == 1)
+	size_t m = 0;   /* idx[0..m): the kept lines that may still go */
+	for (size_t i = 1; i < ls.n; i++)
+		idx[m++] = i;
+	for (size_t chunk = m / 2 ? m / 2 : 1;; chunk = chunk / 2 ? chunk / 2 : 1) {
+		bool changed = false;
+		/* From the end: later lines use names earlier ones create. */
+		for (size_t end = m; end > 0;) {
+			size_t from = end > chunk ? end - chunk : 0;
+			for (size_t k = from; k < end; k++)
+				keep[idx[k]] = false;
+			if (still_diverges(&ls, keep, devnull)) {
+				memmove(&idx[from], &idx[end], (m - end) * sizeof(size_t));
+				m -= end - from;
 				changed = true;
-			else
-				keep[i] = true;
+			} else {
+				for (size_t k = from; k < end; k++)
+					keep[idx[k]] = true;
+			}
+			end = from;
 		}
+		if (chunk == 1 && !changed)
+			break;
 	}
-	if (devnull)
-		fclose(devnull);
+	fclose(devnull);
 	size_t len;
 	char *t = join(&ls, keep, &len);
 	free(keep);
+	free(idx);
 	free(ls.copy);
 	free(ls.l);
 	return t;
