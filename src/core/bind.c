@@ -66,6 +66,48 @@ static void set_flag(st_sock *sk, uint32_t f, bool on)
 		sk->flags &= ~f;
 }
 
+int sock_set_dev(st_net *net, st_sock *sk, int32_t dev)
+{
+	if (dev == sk->dev)
+		return 0;
+	if (!sk_has(sk, ST_F_HASHED) && !sk_has(sk, ST_F_LHASHED) && !sk_has(sk, ST_F_EHASHED)) {
+		sk->dev = dev;
+		return 0;
+	}
+	/* The kernel re-reads the device at lookup time; the tables here
+	 * are keyed by it, so re-link. */
+	st_owner_prep p;
+	int err = 0;
+	if (sk_has(sk, ST_F_HASHED)) {
+		st_sock tmp = *sk;
+		tmp.dev = dev;
+		err = owner_prepare(net, &tmp, sk->proto, sk->lport, sk->kind, &sk->laddr, dev, &p);
+		if (err)
+			return err;
+	}
+	struct st_chain *c = NULL;
+	bool cc = false;
+	if (sk_has(sk, ST_F_LHASHED)) {
+		st_sock tmp = *sk;
+		tmp.dev = dev;
+		err = chain_prepare(net, &tmp, &c, &cc);
+		if (err) {
+			if (sk_has(sk, ST_F_HASHED))
+				owner_abort(net, &p);
+			return err;
+		}
+	}
+	/* The chain and the chain position stay (the kernel's hash2 is not
+	 * keyed by device); only the class and the aggregates change. */
+	int32_t old_dev = sk->dev;
+	if (sk_has(sk, ST_F_HASHED))
+		owner_move(net, sk, &sk->laddr, sk->kind, dev, &p);
+	if (sk_has(sk, ST_F_LHASHED))
+		chain_set_dev(net, sk, old_dev, dev);
+	sk->dev = dev;
+	return 0;
+}
+
 int st_setsockopt(st_net *net, st_sock *sk, st_opt opt, uint32_t value, const st_cred *cred)
 {
 	if (!net || !sk)
@@ -98,46 +140,7 @@ int st_setsockopt(st_net *net, st_sock *sk, st_opt opt, uint32_t value, const st
 		/* Changing an existing binding needs CAP_NET_RAW (sock_bindtoindex). */
 		if (sk->dev && !has_cap(cred, ST_CAP_NET_RAW))
 			return -EPERM;
-		if (sk_has(sk, ST_F_HASHED) || sk_has(sk, ST_F_LHASHED) || sk_has(sk, ST_F_EHASHED)) {
-			/* The kernel re-reads the device at lookup time; the
-			 * tables here are keyed by it, so re-link. */
-			if (dev == sk->dev)
-				return 0;
-			st_owner_prep p;
-			int err = 0;
-			if (sk_has(sk, ST_F_HASHED)) {
-				st_sock tmp = *sk;
-				tmp.dev = dev;
-				err = owner_prepare(net, &tmp, sk->proto, sk->lport, sk->kind, &sk->laddr,
-						    dev, &p);
-				if (err)
-					return err;
-			}
-			struct st_chain *c = NULL;
-			bool cc = false;
-			if (sk_has(sk, ST_F_LHASHED)) {
-				st_sock tmp = *sk;
-				tmp.dev = dev;
-				err = chain_prepare(net, &tmp, &c, &cc);
-				if (err) {
-					if (sk_has(sk, ST_F_HASHED))
-						owner_abort(net, &p);
-					return err;
-				}
-			}
-			/* The chain and the chain position stay (the kernel's
-			 * hash2 is not keyed by device); only the class and
-			 * the aggregates change. */
-			int32_t old_dev = sk->dev;
-			if (sk_has(sk, ST_F_HASHED))
-				owner_move(net, sk, &sk->laddr, sk->kind, dev, &p);
-			if (sk_has(sk, ST_F_LHASHED))
-				chain_set_dev(net, sk, old_dev, dev);
-			sk->dev = dev;
-			return 0;
-		}
-		sk->dev = dev;
-		return 0;
+		return sock_set_dev(net, sk, dev);
 	}
 	case ST_IP_FREEBIND:
 		set_flag(sk, ST_F_FREEBIND, on);

@@ -440,6 +440,11 @@ static int route_v4(st_net *net, const st_sock *sk, uint32_t dst, bool is_udp, s
 	} else if (st_net_route4(net, dst, &r) < 0) {
 		return -ENETUNREACH;
 	}
+	/* __mkroute_output: a loopback source may not leave by a real
+	 * device (a UDP socket connected to 127.0.0.1 before keeps that
+	 * source). */
+	if ((bound >> 24) == 127 && r.type != ST_RTN_LOCAL && r.ifindex != ST_IFINDEX_LO)
+		return -EINVAL;
 	if (r.type == ST_RTN_BROADCAST && !is_udp)
 		return -ENETUNREACH;
 	if (r.type == ST_RTN_BROADCAST && is_udp && !sk_has(sk, ST_F_BROADCAST))

@@ -301,6 +301,14 @@ static inline st_addr sock_unbound_addr(const st_sock *sk)
  * makes none.  -EINVAL if sk does not qualify, -ENOMEM. */
 int st_timewait_keep_port(st_net *net, st_sock *sk);
 
+/* bind.c: bind the socket to device `dev` (0: none), re-linking it in the
+ * tables where it is hashed: SO_BINDTODEVICE without the permission
+ * check.  The stack also uses it for the scope id of a failed bind() or
+ * connect(), which Linux applies before it fails (the core's calls change
+ * nothing when they fail; that side effect is the stack's, socket.c).
+ * -ENOMEM. */
+int sock_set_dev(st_net *net, st_sock *sk, int32_t dev);
+
 uint32_t st_rand32(st_net *net);
 uint32_t st_rand_below(st_net *net, uint32_t n);
 

@@ -76,6 +76,10 @@ typedef struct gen {
 	int conns;
 	bool peer;              /* host `peer` and its two links exist */
 	int nalive;
+	/* Sockets (by variable number) that SO_BINDTODEVICE may have bound to
+	 * a device: they receive, but send nothing of their own (see
+	 * may_send). */
+	bool devbound[256];
 } gen;
 
 /* The first NTRAFFIC ports are the only destinations of connect/sendto:
@@ -157,6 +161,29 @@ static void addr_for(gen *g, int kind, char *buf, size_t len, int port_idx)
 		snprintf(buf, len, "%s:%u", v4[pick(g, g->peer ? 7 : 5)], port);
 }
 
+static int var_no(const gvar *v)
+{
+	int n = atoi(v->name + 1);
+	return n >= 0 && n < 256 ? n : 255;
+}
+
+/*
+ * A socket bound to a device (SO_BINDTODEVICE, or a scope id given to
+ * bind or connect, which binds it even when the call fails) routes with
+ * that device as output interface,
+ * and Linux then assumes "on link" for any destination the device has no
+ * route to: the packet leaves by that device (or loops back into lo and
+ * is discarded), ARP for it fails after ~3 s, and a connected socket
+ * hears EHOSTUNREACH in real time.  The model has no ARP, so such sockets
+ * make no connect, send or sendto here; what they receive, and what their
+ * accepted children send back (a connection that arrived on a device has
+ * its way back on it), is still compared.
+ */
+static bool may_send(const gen *g, const gvar *v)
+{
+	return !g->devbound[var_no(v)];
+}
+
 static gvar *live_var(gen *g, gproc *p)
 {
 	int n = 0;
@@ -218,9 +245,11 @@ static void op(gen *g)
 	if (what < 17) {
 		/* A device: lo, a link end (with the peer), none, or one that
 		 * does not exist. */
-		static const char *devs[] = { "", "lo", "eth9", "eth0", "eth1" };
-		out(g, "%s: setsockopt %s SO_BINDTODEVICE \"%s\"", p->name, v->name,
-		    devs[pick(g, g->peer ? 5 : 3)]);
+		static const char *devs[] = { "", "eth9", "lo", "eth0", "eth1" };
+		int d = pick(g, g->peer ? 5 : 3);
+		out(g, "%s: setsockopt %s SO_BINDTODEVICE \"%s\"", p->name, v->name, devs[d]);
+		if (d >= 2)
+			g->devbound[var_no(v)] = true;
 		return;
 	}
 	if (what < 30) {
@@ -242,6 +271,8 @@ static void op(gen *g)
 		int pidx = pick(g, NPORTS);
 		addr_for(g, v->kind, a, sizeof(a), pidx);
 		out(g, "%s: bind %s %s", p->name, v->name, a);
+		if (strchr(a, '%'))
+			g->devbound[var_no(v)] = true;   /* a scope id binds the device */
 		return;
 	}
 	if (what < 56) {
@@ -257,12 +288,14 @@ static void op(gen *g)
 	}
 	if (what < 68) {
 		int pidx = pick(g, NTRAFFIC);
-		if (g->rp_port[pidx] || g->conns > 40)
+		if (g->rp_port[pidx] || g->conns > 40 || !may_send(g, v))
 			return;
 		addr_for(g, v->kind, a, sizeof(a), pidx);
 		if (tcp)
 			g->conns++;
 		out(g, "%s: connect %s %s%s", p->name, v->name, a, tcp && pick(g, 3) == 0 ? " nonblock" : "");
+		if (strchr(a, '%'))
+			g->devbound[var_no(v)] = true;   /* even if the connect fails */
 		return;
 	}
 	if (what < 74) {
@@ -272,7 +305,7 @@ static void op(gen *g)
 				out(g, "%s: %s = accept %s", p->name, n->name, v->name);
 		} else {
 			int pidx = pick(g, NTRAFFIC);
-			if (g->rp_port[pidx])
+			if (g->rp_port[pidx] || !may_send(g, v))
 				return;
 			addr_for(g, v->kind, a, sizeof(a), pidx);
 			out(g, "%s: sendto %s %s \"d%d\"", p->name, v->name, a, pick(g, 100));
@@ -281,7 +314,7 @@ static void op(gen *g)
 	}
 	if (what < 78) {
 		/* A connected UDP socket may point at a port a group formed on. */
-		if (!tcp && g->rp_any)
+		if ((!tcp && g->rp_any) || !may_send(g, v))
 			return;
 		out(g, "%s: send %s \"m%d\"", p->name, v->name, pick(g, 100));
 		return;

@@ -174,7 +174,9 @@ int stk_ip_route(stk_stack *st, int family, const st_addr *dst, int bound_dev, s
 		*src = r.type == ST_RTN_LOCAL && !r.prefsrc ? *dst : st_addr_v4(r.prefsrc ? r.prefsrc : d);
 		return 0;
 	}
-	if (st_net_v6_has_addr(st->net, dst, 0)) {
+	/* A local destination: its local route belongs to the device that
+	 * has the address, so a bound device must be that one. */
+	if (st_net_v6_has_addr(st->net, dst, bound_dev)) {
 		*ifindex = ST_IFINDEX_LO;
 		*src = *dst;
 		return 0;

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "stack/stack_internal.h"
+#include "net_internal.h"
 #include "alloc.h"
 
 stk_sock *stk_sock_alloc(stk_stack *st, int proto, int family, uint32_t uid, uint32_t caps)
@@ -271,11 +272,39 @@ static int addrlen_of(const st_sockaddr *sa)
 	return sa->family == ST_AF_INET6 ? ST_SOCKADDR_IN6_LEN : ST_SOCKADDR_IN_LEN;
 }
 
+/*
+ * Linux binds the device named by the scope id of a link-local (or
+ * interface-local multicast) address before anything that can still fail,
+ * and does not undo it: a bind() that then finds the address missing or
+ * the port taken, or a connect() that finds no route, leaves the socket
+ * bound to that device (__inet6_bind, tcp_v6_connect,
+ * __ip6_datagram_connect).  The core's calls change nothing when they
+ * fail, so that side effect is applied here, for the errors that come
+ * after that step.
+ */
+static void scope_binds_device(stk_sock *sk, const st_sockaddr *sa, int err, bool connecting)
+{
+	const st_sock *c = sk->core;
+	if (!err || c->family != ST_AF_INET6 || sa->family != ST_AF_INET6 || !sa->scope_id ||
+	    !st_addr_needs_scope(&sa->addr) || c->dev)
+		return;
+	if (c->proto == ST_TCP && st_addr_is_multicast(&sa->addr))
+		return;   /* refused before the scope is looked at */
+	bool after = connecting ? err == -ENETUNREACH || err == -EAFNOSUPPORT || err == -EADDRNOTAVAIL ||
+				  err == -EHOSTUNREACH
+				: err == -ENODEV || err == -EADDRNOTAVAIL || err == -EADDRINUSE ||
+				  err == -EAGAIN;
+	if (after)
+		sock_set_dev(sk->stack->net, sk->core, (int32_t)sa->scope_id);
+}
+
 int stk_bind(stk_sock *sk, const st_sockaddr *sa, const st_cred *cred, st_explain *ex)
 {
 	if (!sk || !sa || !cred)
 		return -EINVAL;
-	return st_bind(sk->stack->net, sk->core, sa, addrlen_of(sa), cred, ex);
+	int err = st_bind(sk->stack->net, sk->core, sa, addrlen_of(sa), cred, ex);
+	scope_binds_device(sk, sa, err, false);
+	return err;
 }
 
 int stk_listen(stk_sock *sk, int backlog, const st_cred *cred, st_explain *ex)
@@ -356,7 +385,9 @@ int stk_connect(stk_sock *sk, const st_sockaddr *sa, const st_cred *cred, st_exp
 	if (sk->core->proto == ST_UDP) {
 		/* A pending error (an ICMP port unreachable) survives a new
 		 * connect(): the next send or receive still reports it. */
-		return st_connect(net, sk->core, sa, addrlen_of(sa), cred, ex);
+		int err = st_connect(net, sk->core, sa, addrlen_of(sa), cred, ex);
+		scope_binds_device(sk, sa, err, true);
+		return err;
 	}
 	if (sa->family == ST_AF_UNSPEC) {
 		int err = tcp_disconnect(sk);
@@ -385,6 +416,7 @@ int stk_connect(stk_sock *sk, const st_sockaddr *sa, const st_cred *cred, st_exp
 			      (st_addr_is_v4mapped(&sa->addr) ||
 			       (st_addr_is_any6(&sa->addr) && st_addr_is_v4mapped(&sk->core->laddr)));
 		err = st_connect(net, sk->core, sa, addrlen_of(sa), cred, ex);
+		scope_binds_device(sk, sa, err, true);
 		if (mapped) {
 			sk->v4_ops = !err;
 			if (!err)

@@ -108,6 +108,12 @@ int stk_udp_sendto(stk_sock *sk, const st_sockaddr *to, const uint8_t *data, siz
 	int err = stk_ip_route(st, v4 ? ST_AF_INET : ST_AF_INET6, &dst, sk->core->dev, &src, &ifindex);
 	if (err)
 		return err;
+	/* __mkroute_output: a loopback source may not leave by a real
+	 * device (IPv6 has no such check: the packet goes, and the peer
+	 * drops it). */
+	if (v4 && ifindex != ST_IFINDEX_LO && st_addr_is_v4mapped(&sk->core->laddr) &&
+	    st_addr_is_loopback(&sk->core->laddr))
+		return -EINVAL;
 	/* A v4-mapped source (bound or connected that way, even
 	 * ::ffff:0.0.0.0) cannot send to a native IPv6 destination; the
 	 * route is looked up first (ip6_dst_lookup_tail). */
