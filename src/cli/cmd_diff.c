@@ -7,9 +7,12 @@
  * explanation of its answer, which is usually where the bug is.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/diffrun.h"
@@ -19,12 +22,13 @@
 #include "scenario/print.h"
 
 static const char diff_usage[] =
-	"usage: socktab diff [--seed N] [--quiet] FILE...\n"
+	"usage: socktab diff [--seed N] [--quiet] [--jobs J] FILE...\n"
 	"\n"
 	"Runs each scenario FILE on the model and on the real Linux kernel (network\n"
 	"namespaces) and compares them statement by statement.  Prints the first\n"
 	"statement where they differ, with both results and the model's explanation.\n"
 	"Expectations are not needed; where they exist they are also checked.\n"
+	"--jobs J runs J files at a time (outputs still in the order of the files).\n"
 	"\n"
 	"Normalized (see docs/conformance.md): ephemeral port numbers (paired\n"
 	"one-to-one, in range, same parity) and results whose expectation lists\n"
@@ -178,10 +182,125 @@ out:
 	return status;
 }
 
+/*
+ * --jobs J: the files run in J worker processes at a time (each file is
+ * its own pair of worlds, so they do not meet), their outputs kept apart
+ * and printed in the order of the files.  Scenarios that sleep for real
+ * (TIME_WAIT's 60 s) then overlap instead of adding up.  The status is
+ * the worst one: 2, then 1, then 77, then 0.
+ */
+typedef struct diff_job {
+	pid_t pid;
+	int fd;              /* the worker's output, or -1 */
+	char *out;
+	size_t len, cap;
+	int status;
+	bool done;
+} diff_job;
+
+static int diff_parallel(sc_script **scripts, int nfiles, uint64_t seed, bool quiet, int jobs)
+{
+	diff_job *j = calloc((size_t)nfiles, sizeof(*j));
+	if (!j)
+		return 2;
+	int next = 0, running = 0, printed = 0, worst = 0;
+	fflush(stdout);
+	fflush(stderr);
+	while (printed < nfiles) {
+		while (running < jobs && next < nfiles) {
+			diff_job *d = &j[next];
+			int pfd[2];
+			d->fd = -1;
+			d->status = 2;
+			if (pipe(pfd) == 0) {
+				d->pid = fork();
+				if (d->pid == 0) {
+					close(pfd[0]);
+					if (dup2(pfd[1], STDOUT_FILENO) < 0 || dup2(pfd[1], STDERR_FILENO) < 0)
+						_exit(2);
+					close(pfd[1]);
+					int st = cli_diff_script(scripts[next], seed, stdout, quiet, NULL);
+					fflush(stdout);
+					fflush(stderr);
+					_exit(st);
+				}
+				close(pfd[1]);
+				if (d->pid > 0) {
+					d->fd = pfd[0];
+					running++;
+				} else {
+					close(pfd[0]);
+				}
+			}
+			if (d->fd < 0)
+				d->done = true;   /* could not start: status 2 */
+			next++;
+		}
+		struct pollfd pf[64];
+		int map[64], m = 0;
+		for (int i = 0; i < next && m < 64; i++)
+			if (!j[i].done && j[i].fd >= 0) {
+				pf[m].fd = j[i].fd;
+				pf[m].events = POLLIN;
+				map[m++] = i;
+			}
+		if (m > 0 && poll(pf, (nfds_t)m, -1) < 0 && errno != EINTR)
+			break;
+		for (int k = 0; k < m; k++) {
+			if (!pf[k].revents)
+				continue;
+			diff_job *d = &j[map[k]];
+			if (d->len + 4096 > d->cap) {
+				size_t nc = d->cap ? d->cap * 2 : 8192;
+				char *o = realloc(d->out, nc);
+				if (!o)
+					continue;
+				d->out = o;
+				d->cap = nc;
+			}
+			ssize_t r = read(d->fd, d->out + d->len, d->cap - d->len);
+			if (r > 0) {
+				d->len += (size_t)r;
+				continue;
+			}
+			if (r < 0 && errno == EINTR)
+				continue;
+			close(d->fd);
+			d->fd = -1;
+			int ws = 0;
+			while (waitpid(d->pid, &ws, 0) < 0 && errno == EINTR)
+				;
+			d->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 2;
+			d->done = true;
+			running--;
+		}
+		while (printed < nfiles && j[printed].done) {
+			diff_job *d = &j[printed];
+			if (d->len)
+				fwrite(d->out, 1, d->len, stdout);
+			fflush(stdout);
+			int st = d->status;
+			int rank = st == 2 ? 3 : st == 1 ? 2 : st == SC_SKIP ? 1 : 0;
+			int wrank = worst == 2 ? 3 : worst == 1 ? 2 : worst == SC_SKIP ? 1 : 0;
+			if (rank > wrank)
+				worst = st;
+			printed++;
+		}
+	}
+	for (int i = 0; i < nfiles; i++) {
+		if (j[i].fd >= 0)
+			close(j[i].fd);
+		free(j[i].out);
+	}
+	free(j);
+	return worst;
+}
+
 static int diff_main(int argc, char **argv)
 {
 	uint64_t seed = 0;
 	bool quiet = false;
+	int jobs = 1;
 	int first = 1;
 	for (; first < argc; first++) {
 		const char *a = argv[first];
@@ -191,6 +310,16 @@ static int diff_main(int argc, char **argv)
 		}
 		if (strcmp(a, "--quiet") == 0) {
 			quiet = true;
+			continue;
+		}
+		if (strcmp(a, "--jobs") == 0) {
+			const char *v = first + 1 < argc ? argv[++first] : NULL;
+			char *end;
+			errno = 0;
+			long j = v ? strtol(v, &end, 10) : 0;
+			if (!v || errno || *end || j < 1 || j > 64)
+				return cli_usage_error("diff", "--jobs needs a number from 1 to 64");
+			jobs = (int)j;
 			continue;
 		}
 		if (strcmp(a, "--seed") == 0 || strncmp(a, "--seed=", 7) == 0) {
@@ -227,14 +356,18 @@ static int diff_main(int argc, char **argv)
 		}
 	}
 	int status = bad ? 2 : 0;
-	for (int i = 0; i < nfiles && !bad; i++) {
-		int st = cli_diff_script(scripts[i], seed, stdout, quiet, NULL);
-		if (st == 2 || st == SC_SKIP) {
-			status = st;
-			break;
+	if (!bad && jobs > 1 && nfiles > 1) {
+		status = diff_parallel(scripts, nfiles, seed, quiet, jobs);
+	} else {
+		for (int i = 0; i < nfiles && !bad; i++) {
+			int st = cli_diff_script(scripts[i], seed, stdout, quiet, NULL);
+			if (st == 2 || st == SC_SKIP) {
+				status = st;
+				break;
+			}
+			if (st > status)
+				status = st;
 		}
-		if (st > status)
-			status = st;
 	}
 	for (int i = 0; i < nfiles; i++)
 		sc_script_free(scripts[i]);

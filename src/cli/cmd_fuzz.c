@@ -8,24 +8,30 @@
  * minimal file is written out, so the report is a test case.
  */
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/diffrun.h"
 #include "scenario/gen.h"
 
 static const char fuzz_usage[] =
-	"usage: socktab fuzz [--seed S] [--count N] [--out DIR] [--print]\n"
+	"usage: socktab fuzz [--seed S] [--count N] [--jobs J] [--out DIR] [--print]\n"
 	"\n"
 	"Generates N random scenarios (seeds S, S+1, ...; default S=1, N=100) and runs\n"
 	"each on the model and on the Linux kernel, comparing them as `socktab diff`\n"
 	"does.  On a divergence the scenario is shrunk to a minimal one, written to\n"
 	"DIR/fuzz-SEED.scn (default: the current directory), its first divergence is\n"
 	"printed, and the exit status is 1.  Otherwise prints how many scenarios and\n"
-	"statements were compared and exits 0.  --print writes the scenario for seed S\n"
-	"to standard output and exits (nothing runs).\n"
+	"statements were compared and exits 0.  --jobs J runs J scenarios at a time\n"
+	"(J processes, each taking every Jth seed; the first divergence found stops\n"
+	"them all).  --print writes the scenario for seed S to standard output and\n"
+	"exits (nothing runs).\n"
 	"\n"
 	"Exit status: 0 no divergence, 1 a divergence, 2 bad usage, 77 the kernel\n"
 	"replay is not possible here.\n";
@@ -170,9 +176,179 @@ static int parse_u64(const char *s, uint64_t *v)
 	return errno || *end ? -EINVAL : 0;
 }
 
+/* One worker's share: seeds seed + k*step for k = 0, 1, ... below
+ * seed + count.  Returns 0, 1 (a divergence, shrunk and written), 2 or
+ * SC_SKIP; *done counts the scenarios compared. */
+static int fuzz_seeds(uint64_t seed, uint64_t count, uint64_t step, const char *dir,
+		      sc_diff_stats *st, uint64_t *done)
+{
+	FILE *devnull = fopen("/dev/null", "w");
+	if (!devnull)
+		return 2;
+	*done = 0;
+	for (uint64_t n = 0; n < count; n += step) {
+		uint64_t sd = seed + n;
+		size_t len;
+		char *t = sc_gen_scenario(sd, &len);
+		if (!t) {
+			fclose(devnull);
+			return 2;
+		}
+		int r = diff_text(t, len, devnull, true, st);
+		if (r == 3) {
+			fprintf(stderr, "socktab fuzz: seed %llu: the generator wrote a scenario that does "
+					"not parse (a generator bug); see `socktab fuzz --print --seed %llu`\n",
+				(unsigned long long)sd, (unsigned long long)sd);
+			free(t);
+			fclose(devnull);
+			return 2;
+		}
+		if (r == SC_SKIP || r == 2) {
+			free(t);
+			fclose(devnull);
+			return r;
+		}
+		++*done;
+		if (r == 1) {
+			fprintf(stdout, "socktab fuzz: seed %llu diverges; shrinking...\n", (unsigned long long)sd);
+			fflush(stdout);
+			char *m = shrink(t);
+			const char *keep = m ? m : t;
+			char path[4096];
+			snprintf(path, sizeof(path), "%s/fuzz-%llu.scn", dir, (unsigned long long)sd);
+			FILE *f = fopen(path, "w");
+			if (f) {
+				fputs(keep, f);
+				fclose(f);
+				fprintf(stdout, "socktab fuzz: minimal scenario written to %s\n", path);
+			} else {
+				fprintf(stderr, "socktab fuzz: cannot write %s: %s\n", path, strerror(errno));
+			}
+			diff_text(keep, strlen(keep), stdout, true, NULL);
+			fflush(stdout);
+			free(m);
+			free(t);
+			fclose(devnull);
+			return 1;
+		}
+		free(t);
+	}
+	fclose(devnull);
+	return 0;
+}
+
+/* What a worker process reports to the parent through its pipe. */
+typedef struct fuzz_report {
+	int status;
+	uint64_t done;
+	sc_diff_stats st;
+} fuzz_report;
+
+/*
+ * --jobs N: N worker processes take every Nth seed.  The replay spends
+ * most of its time waiting for the kernel (settling, process start-up),
+ * so workers overlap well even on two cores.  The first worker to find a
+ * divergence shrinks it; the others are stopped (SIGTERM, which the
+ * kernel backend turns into a clean-up of its namespaces and processes).
+ */
+static int fuzz_parallel(uint64_t seed, uint64_t count, int jobs, const char *dir,
+			 sc_diff_stats *st, uint64_t *done)
+{
+	pid_t pid[64];
+	int rfd[64];
+	int n = 0, status = 0;
+	fflush(stdout);
+	fflush(stderr);
+	for (int k = 0; k < jobs && (uint64_t)k < count; k++) {
+		int pfd[2];
+		if (pipe(pfd) < 0)
+			break;
+		pid_t c = fork();
+		if (c < 0) {
+			close(pfd[0]);
+			close(pfd[1]);
+			break;
+		}
+		if (c == 0) {
+			for (int j = 0; j < n; j++)
+				close(rfd[j]);
+			close(pfd[0]);
+			fuzz_report rep;
+			memset(&rep, 0, sizeof(rep));
+			rep.status = fuzz_seeds(seed + (uint64_t)k, count - (uint64_t)k, (uint64_t)jobs, dir,
+						&rep.st, &rep.done);
+			ssize_t w = write(pfd[1], &rep, sizeof(rep));
+			fflush(stdout);
+			_exit(w == (ssize_t)sizeof(rep) ? 0 : 3);
+		}
+		close(pfd[1]);
+		pid[n] = c;
+		rfd[n] = pfd[0];
+		n++;
+	}
+	if (n == 0)
+		return 2;
+	int left = n;
+	bool stopping = false;
+	bool *open_ = calloc((size_t)n, sizeof(bool));
+	if (!open_)
+		stopping = true;
+	for (int j = 0; j < n && open_; j++)
+		open_[j] = true;
+	while (left > 0 && open_) {
+		struct pollfd pf[64];
+		int map[64], m = 0;
+		for (int j = 0; j < n; j++)
+			if (open_[j]) {
+				pf[m].fd = rfd[j];
+				pf[m].events = POLLIN;
+				map[m++] = j;
+			}
+		if (poll(pf, (nfds_t)m, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < m; i++) {
+			if (!pf[i].revents)
+				continue;
+			int j = map[i];
+			fuzz_report rep;
+			ssize_t r = read(rfd[j], &rep, sizeof(rep));
+			open_[j] = false;
+			left--;
+			if (r != (ssize_t)sizeof(rep)) {
+				/* Stopped by us, or died: only the first matters. */
+				if (!stopping && status == 0)
+					status = 2;
+				continue;
+			}
+			*done += rep.done;
+			st->statements += rep.st.statements;
+			st->by_expect += rep.st.by_expect;
+			st->pairs += rep.st.pairs;
+			st->steered += rep.st.steered;
+			if (rep.status != 0 && !stopping) {
+				status = rep.status;
+				stopping = true;
+				for (int q = 0; q < n; q++)
+					if (open_[q])
+						kill(pid[q], SIGTERM);
+			}
+		}
+	}
+	free(open_);
+	for (int j = 0; j < n; j++) {
+		close(rfd[j]);
+		while (waitpid(pid[j], NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	return status;
+}
+
 static int fuzz_main(int argc, char **argv)
 {
-	uint64_t seed = 1, count = 100;
+	uint64_t seed = 1, count = 100, jobs = 1;
 	const char *dir = ".";
 	bool print = false;
 	for (int i = 1; i < argc; i++) {
@@ -186,6 +362,9 @@ static int fuzz_main(int argc, char **argv)
 		} else if (strcmp(a, "--count") == 0) {
 			if (parse_u64(i + 1 < argc ? argv[++i] : NULL, &count) || count == 0)
 				return cli_usage_error("fuzz", "--count needs a positive number");
+		} else if (strcmp(a, "--jobs") == 0) {
+			if (parse_u64(i + 1 < argc ? argv[++i] : NULL, &jobs) || jobs == 0 || jobs > 64)
+				return cli_usage_error("fuzz", "--jobs needs a number from 1 to 64");
 		} else if (strcmp(a, "--out") == 0) {
 			if (i + 1 >= argc)
 				return cli_usage_error("fuzz", "--out needs a directory");
@@ -207,57 +386,14 @@ static int fuzz_main(int argc, char **argv)
 	}
 	sc_diff_stats st;
 	memset(&st, 0, sizeof(st));
-	FILE *devnull = fopen("/dev/null", "w");
-	if (!devnull)
-		return 2;
-	for (uint64_t n = 0; n < count; n++) {
-		uint64_t sd = seed + n;
-		size_t len;
-		char *t = sc_gen_scenario(sd, &len);
-		if (!t) {
-			fclose(devnull);
-			return 2;
-		}
-		int r = diff_text(t, len, devnull, true, &st);
-		if (r == 3) {
-			fprintf(stderr, "socktab fuzz: seed %llu: the generator wrote a scenario that does "
-					"not parse (a generator bug); see `socktab fuzz --print --seed %llu`\n",
-				(unsigned long long)sd, (unsigned long long)sd);
-			free(t);
-			fclose(devnull);
-			return 2;
-		}
-		if (r == SC_SKIP || r == 2) {
-			free(t);
-			fclose(devnull);
-			return r;
-		}
-		if (r == 1) {
-			fprintf(stdout, "socktab fuzz: seed %llu diverges; shrinking...\n", (unsigned long long)sd);
-			char *m = shrink(t);
-			const char *keep = m ? m : t;
-			char path[4096];
-			snprintf(path, sizeof(path), "%s/fuzz-%llu.scn", dir, (unsigned long long)sd);
-			FILE *f = fopen(path, "w");
-			if (f) {
-				fputs(keep, f);
-				fclose(f);
-				fprintf(stdout, "socktab fuzz: minimal scenario written to %s\n", path);
-			} else {
-				fprintf(stderr, "socktab fuzz: cannot write %s: %s\n", path, strerror(errno));
-			}
-			diff_text(keep, strlen(keep), stdout, true, NULL);
-			free(m);
-			free(t);
-			fclose(devnull);
-			return 1;
-		}
-		free(t);
-	}
-	fclose(devnull);
+	uint64_t done = 0;
+	int r = jobs > 1 ? fuzz_parallel(seed, count, (int)jobs, dir, &st, &done)
+			 : fuzz_seeds(seed, count, 1, dir, &st, &done);
+	if (r != 0)
+		return r;
 	printf("socktab fuzz: %llu scenarios, %zu statements compared, no divergence "
 	       "(%zu ports taken from Linux, %zu ports paired, %zu hash-dependent results accepted)\n",
-	       (unsigned long long)count, st.statements, st.steered, st.pairs, st.by_expect);
+	       (unsigned long long)done, st.statements, st.steered, st.pairs, st.by_expect);
 	return 0;
 }
 
