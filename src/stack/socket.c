@@ -375,6 +375,51 @@ static int tcp_disconnect(stk_sock *sk)
 	return err;
 }
 
+/* Does this IPv6 socket's connect go to an IPv4 (or v4-mapped) peer? */
+static bool v4_peer(const stk_sock *sk, const st_sockaddr *sa)
+{
+	if (sa->family == ST_AF_INET)
+		return true;
+	if (sa->family != ST_AF_INET6)
+		return false;
+	return st_addr_is_v4mapped(&sa->addr) ||
+	       (st_addr_is_any6(&sa->addr) && st_addr_is_v4mapped(&sk->core->laddr));
+}
+
+/* A UDP6 socket with an IPv4 source of its own (stack_internal.h) connects
+ * to an IPv4 peer from it: a loopback source towards a real device is
+ * EINVAL (__mkroute_output).  The core knows only the socket's IPv6 side;
+ * everything else it decides. */
+static int udp6_v4_connect_check(stk_sock *sk, const st_sockaddr *sa)
+{
+	if (sk->core->family != ST_AF_INET6 || !sk->has_v4_saddr || !v4_peer(sk, sa) ||
+	    (sk->core->flags & ST_F_V6ONLY) || !st_addr_is_loopback(&sk->v4_saddr))
+		return 0;
+	st_addr dst = st_addr_is_any6(&sa->addr) || st_addr_is_any4(&sa->addr) ? st_addr_v4(0x7f000001)
+									      : st_addr_v4(st_addr_get_v4(&sa->addr));
+	st_addr src;
+	int ifindex;
+	if (stk_ip_route(sk->stack, ST_AF_INET, &dst, sk->core->dev, &src, &ifindex))
+		return 0;   /* the core says ENETUNREACH */
+	return ifindex != ST_IFINDEX_LO ? -EINVAL : 0;
+}
+
+/* After a UDP6 connect to an IPv4 peer: a socket whose own address is not
+ * v4-mapped takes the route's IPv4 source as inet_saddr, once. */
+static void udp6_note_v4_saddr(stk_sock *sk)
+{
+	const st_sock *c = sk->core;
+	if (c->family != ST_AF_INET6 || sk->has_v4_saddr || !st_addr_is_v4mapped(&c->raddr) ||
+	    st_addr_is_v4mapped(&c->laddr))
+		return;
+	st_addr src;
+	int ifindex;
+	if (stk_ip_route(sk->stack, ST_AF_INET, &c->raddr, c->dev, &src, &ifindex) == 0) {
+		sk->v4_saddr = src;
+		sk->has_v4_saddr = true;
+	}
+}
+
 int stk_connect(stk_sock *sk, const st_sockaddr *sa, const st_cred *cred, st_explain *ex)
 {
 	if (!sk || !sa || !cred)
@@ -385,8 +430,15 @@ int stk_connect(stk_sock *sk, const st_sockaddr *sa, const st_cred *cred, st_exp
 	if (sk->core->proto == ST_UDP) {
 		/* A pending error (an ICMP port unreachable) survives a new
 		 * connect(): the next send or receive still reports it. */
-		int err = st_connect(net, sk->core, sa, addrlen_of(sa), cred, ex);
+		int err = udp6_v4_connect_check(sk, sa);
+		if (err)
+			return err;
+		err = st_connect(net, sk->core, sa, addrlen_of(sa), cred, ex);
 		scope_binds_device(sk, sa, err, true);
+		if (!err)
+			udp6_note_v4_saddr(sk);
+		else if (sa->family == ST_AF_UNSPEC && !(sk->core->flags & ST_F_BINDADDR_LOCK))
+			sk->has_v4_saddr = false;
 		return err;
 	}
 	if (sa->family == ST_AF_UNSPEC) {

@@ -118,6 +118,14 @@ struct stk_sock {
 	 * can answer the socket, so it stays SYN-SENT. */
 	bool v4_ops;
 	st_addr v4_daddr;
+	/* UDP over IPv6 whose own address is not v4-mapped (wildcard, or a
+	 * native address kept from an earlier connect): Linux's separate
+	 * IPv4 source, inet_saddr, which its first connect to an IPv4 or
+	 * v4-mapped peer sets to the route's choice and which every later
+	 * IPv4 connect or send uses (a 127.0.0.1 chosen then may not leave
+	 * by a real device afterwards: EINVAL). */
+	bool has_v4_saddr;
+	st_addr v4_saddr;
 	/* UDP receive queue. */
 	stk_dgram *dq_head, *dq_tail;
 	size_t dq_bytes;
@@ -185,6 +193,9 @@ void stk_udp_err(stk_stack *st, const stk_pkt *p);
 int stk_udp_sendto(stk_sock *sk, const st_sockaddr *to, const uint8_t *data, size_t len,
 		   const st_cred *cred);
 void stk_udp_purge(stk_sock *sk);
+/* The IPv4 source a UDP socket sends from to an IPv4 peer, or NULL when
+ * the route chooses (see has_v4_saddr). */
+const st_addr *stk_udp_v4_saddr(const stk_sock *sk);
 
 /* tcp_in.c: the state machine.  tcp_set_state is the one place where a
  * TCP socket's state changes after connect()/listen(). */

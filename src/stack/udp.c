@@ -35,10 +35,20 @@ static bool is_broadcast(stk_stack *st, const st_addr *a)
 /* The IPv4 route lookup checks the source first: a bound address that is
  * not local (IP_FREEBIND) cannot send unless IP_TRANSPARENT is set.  A
  * multicast or broadcast binding sends from the route's source. */
-static bool src4_usable(stk_stack *st, const stk_sock *sk)
+const st_addr *stk_udp_v4_saddr(const stk_sock *sk)
 {
 	const st_addr *la = &sk->core->laddr;
-	if (!st_addr_is_v4mapped(la) || st_addr_is_any4(la) || (sk->core->flags & ST_F_TRANSPARENT))
+	if (st_addr_is_v4mapped(la) && !st_addr_is_any4(la))
+		return la;
+	if (sk->core->family == ST_AF_INET6 && sk->has_v4_saddr)
+		return &sk->v4_saddr;
+	return NULL;
+}
+
+static bool src4_usable(stk_stack *st, const stk_sock *sk)
+{
+	const st_addr *la = stk_udp_v4_saddr(sk);
+	if (!la || (sk->core->flags & ST_F_TRANSPARENT))
 		return true;
 	uint32_t a = st_addr_get_v4(la);
 	if ((a >> 28) == 0xe || a == 0xffffffffu)
@@ -111,8 +121,8 @@ int stk_udp_sendto(stk_sock *sk, const st_sockaddr *to, const uint8_t *data, siz
 	/* __mkroute_output: a loopback source may not leave by a real
 	 * device (IPv6 has no such check: the packet goes, and the peer
 	 * drops it). */
-	if (v4 && ifindex != ST_IFINDEX_LO && st_addr_is_v4mapped(&sk->core->laddr) &&
-	    st_addr_is_loopback(&sk->core->laddr))
+	const st_addr *v4src = v4 ? stk_udp_v4_saddr(sk) : NULL;
+	if (v4src && ifindex != ST_IFINDEX_LO && st_addr_is_loopback(v4src))
 		return -EINVAL;
 	/* A v4-mapped source (bound or connected that way, even
 	 * ::ffff:0.0.0.0) cannot send to a native IPv6 destination; the
@@ -133,9 +143,11 @@ int stk_udp_sendto(stk_sock *sk, const st_sockaddr *to, const uint8_t *data, siz
 	if (!st_addr_is_any6(&sk->core->laddr) && !st_addr_is_any4(&sk->core->laddr) &&
 	    st_addr_is_v4mapped(&sk->core->laddr) == v4)
 		src = sk->core->laddr;
-	/* An IPv6-bound socket sending to a v4-mapped peer has no IPv4
-	 * address of its own: the route's source is used, as Linux uses the
-	 * socket's separate inet_saddr. */
+	/* An IPv6 socket sending to a v4-mapped peer uses its IPv4 source
+	 * (inet_saddr) if an earlier IPv4 connect gave it one, else the
+	 * route's. */
+	else if (v4src)
+		src = *v4src;
 	stk_pkt p;
 	memset(&p, 0, sizeof(p));
 	p.family = v4 ? ST_AF_INET : ST_AF_INET6;
