@@ -32,10 +32,9 @@
  *     IP_TRANSPARENT (a SYN from a foreign source never hears back) is
  *     not set;
  *   - ports chosen by the system are not a problem: `socktab diff` makes
- *     the model take Linux's choice when it is a legal one (steer.c),
- *     but connect/sendto still go only to ports outside the small
- *     ephemeral range, because an automatic port that happens to equal
- *     the destination makes a self-connect on one run only.
+ *     the model take Linux's choice when it is a legal one (steer.c), so
+ *     even a chosen port that happens to be a destination is the same on
+ *     both runs.
  * It tracks variables statically, like the parser, so every generated
  * file parses: a name is used only while its process holds it.
  */
@@ -82,12 +81,12 @@ typedef struct gen {
 	bool devbound[256];
 } gen;
 
-/* The first NTRAFFIC ports are the only destinations of connect/sendto:
- * the others lie in the small ephemeral range some scenarios set, and a
- * random automatic port equal to a destination would make the outcome
- * depend on chance (a UDP socket connected to itself on Linux only). */
+/* Every port is also a destination, port 0 and the two inside the small
+ * ephemeral range included: an automatic port that happens to equal the
+ * destination makes a self-connect, and it does so on both runs, because
+ * the model takes the port Linux chose (steer.c). */
 static const uint16_t ports[NPORTS] = { 80, 5000, 5001, 40000, 40003, 0 };
-enum { NTRAFFIC = 3 };
+enum { NTRAFFIC = NPORTS };
 
 static uint64_t rnd(gen *g)
 {
