@@ -91,6 +91,11 @@ int stk_udp_sendto(stk_sock *sk, const st_sockaddr *to, const uint8_t *data, siz
 			return -EDESTADDRREQ;
 		dst = sk->core->raddr;
 		dport = sk->core->rport;
+		/* udpv6_sendmsg hands a v4-mapped peer to udp_sendmsg as an
+		 * explicit address, where port 0 is EINVAL (a socket connected
+		 * to port 0 otherwise sends there). */
+		if (dport == 0 && sk->core->family == ST_AF_INET6 && st_addr_is_v4mapped(&dst))
+			return -EINVAL;
 	}
 	/* The unspecified destination means this host (a BSD-ism Linux
 	 * keeps): 0.0.0.0 becomes the bound address or 127.0.0.1
