@@ -132,6 +132,11 @@ struct stk_sock {
 	/* TCP. */
 	stk_tcb tcb;
 	bool dup_ack_pending;
+	/* When we last answered an out-of-window segment or sent a challenge
+	 * ACK (tcp_invalid_ratelimit): two endpoints that disagree about the
+	 * window would otherwise ACK each other's ACKs forever. */
+	uint64_t oow_ack_at;
+	bool oow_acked;
 	/* Listener: children in SYN-RECV (synq) and established, waiting for
 	 * accept() (acceptq, FIFO).  A child points at its listener while it
 	 * is on one of these lists. */

@@ -434,6 +434,18 @@ static void tw_input(stk_sock *sk, int ifindex, const stk_pkt *p)
 		stk_tcp_send_ack(sk);
 }
 
+/* Answer an unacceptable segment, at most once per 500 ms per socket
+ * (net.ipv4.tcp_invalid_ratelimit, tcp_oow_rate_limited). */
+static void oow_ack(stk_sock *sk)
+{
+	uint64_t now = stk_now(sk->stack);
+	if (sk->oow_acked && now - sk->oow_ack_at < 500 * STK_MS)
+		return;
+	sk->oow_acked = true;
+	sk->oow_ack_at = now;
+	stk_tcp_send_ack(sk);
+}
+
 static bool seq_acceptable(const stk_tcb *tb, const stk_pkt *p, uint32_t wnd)
 {
 	uint32_t seglen = (uint32_t)p->len + !!(p->flags & STK_TH_SYN) + !!(p->flags & STK_TH_FIN);
@@ -508,12 +520,12 @@ static void synchronized_input(stk_sock *sk, const stk_pkt *p)
 	}
 	if (!seq_acceptable(tb, p, wnd)) {
 		if (!(p->flags & STK_TH_RST))
-			stk_tcp_send_ack(sk);
+			oow_ack(sk);
 		return;
 	}
 	if (p->flags & STK_TH_RST) {
 		if (p->seq != tb->rcv_nxt) {
-			stk_tcp_send_ack(sk);   /* RFC 5961 challenge ACK */
+			oow_ack(sk);   /* RFC 5961 challenge ACK */
 			return;
 		}
 		if (s == ST_SYN_RECV && sk->parent) {
@@ -526,7 +538,7 @@ static void synchronized_input(stk_sock *sk, const stk_pkt *p)
 		return;
 	}
 	if (p->flags & STK_TH_SYN) {
-		stk_tcp_send_ack(sk);   /* RFC 5961 challenge ACK */
+		oow_ack(sk);   /* RFC 5961 challenge ACK */
 		return;
 	}
 	if (!(p->flags & STK_TH_ACK))
