@@ -54,19 +54,29 @@ st_addr st_addr_any6(void)
 	return a;
 }
 
+/*
+ * The predicates below answer 0/false for a NULL address: a caller that
+ * asks about nothing learns nothing, and never crashes.
+ */
 uint32_t st_addr_get_v4(const st_addr *a)
 {
+	if (a == NULL)
+		return 0;
 	return (uint32_t)a->b[12] << 24 | (uint32_t)a->b[13] << 16 |
 	       (uint32_t)a->b[14] << 8 | (uint32_t)a->b[15];
 }
 
 bool st_addr_equal(const st_addr *a, const st_addr *b)
 {
+	if (a == NULL || b == NULL)
+		return false;
 	return memcmp(a->b, b->b, sizeof(a->b)) == 0;
 }
 
 bool st_addr_is_v4mapped(const st_addr *a)
 {
+	if (a == NULL)
+		return false;
 	for (int i = 0; i < 10; i++)
 		if (a->b[i] != 0)
 			return false;
@@ -75,6 +85,8 @@ bool st_addr_is_v4mapped(const st_addr *a)
 
 bool st_addr_is_any6(const st_addr *a)
 {
+	if (a == NULL)
+		return false;
 	for (int i = 0; i < 16; i++)
 		if (a->b[i] != 0)
 			return false;
@@ -88,6 +100,8 @@ bool st_addr_is_any4(const st_addr *a)
 
 bool st_addr_is_loopback(const st_addr *a)
 {
+	if (a == NULL)
+		return false;
 	if (st_addr_is_v4mapped(a))
 		return a->b[12] == 127;
 	for (int i = 0; i < 15; i++)
@@ -98,6 +112,8 @@ bool st_addr_is_loopback(const st_addr *a)
 
 bool st_addr_is_multicast(const st_addr *a)
 {
+	if (a == NULL)
+		return false;
 	if (st_addr_is_v4mapped(a))
 		return (a->b[12] & 0xf0) == 0xe0;
 	return a->b[0] == 0xff;
@@ -110,6 +126,8 @@ bool st_addr_is_v4_limited_broadcast(const st_addr *a)
 
 bool st_addr_needs_scope(const st_addr *a)
 {
+	if (a == NULL)
+		return false;
 	/* fe80::/10 link-local unicast. */
 	if (a->b[0] == 0xfe && (a->b[1] & 0xc0) == 0x80)
 		return true;
@@ -423,7 +441,8 @@ int st_addr_format(const st_addr *a, int family, char *buf, size_t len)
 
 	if (buf != NULL && len > 0)
 		buf[0] = '\0';
-	if (a == NULL)
+	/* No buffer to write into is a mistake unless none was promised. */
+	if (a == NULL || (buf == NULL && len > 0))
 		return -EINVAL;
 	if (family == ST_AF_INET)
 		format_v4(st_addr_get_v4(a), tmp);
@@ -440,7 +459,7 @@ int st_sockaddr_format(const st_sockaddr *sa, char *buf, size_t len)
 
 	if (buf != NULL && len > 0)
 		buf[0] = '\0';
-	if (sa == NULL)
+	if (sa == NULL || (buf == NULL && len > 0))
 		return -EINVAL;
 	if (sa->family == ST_AF_INET) {
 		format_v4(st_addr_get_v4(&sa->addr), addr);
@@ -477,6 +496,8 @@ st_sockaddr st_sockaddr_in6(const st_addr *a, uint16_t port, uint32_t scope_id)
 	sa.family = ST_AF_INET6;
 	sa.port = port;
 	sa.scope_id = scope_id;
-	sa.addr = *a;
+	/* A NULL address is the wildcard ::, as memset left it. */
+	if (a != NULL)
+		sa.addr = *a;
 	return sa;
 }

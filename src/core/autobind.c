@@ -14,7 +14,7 @@
 
 int st_autobind(st_net *net, st_sock *sk)
 {
-	if (!net || !sk)
+	if (!net || !sk_valid(sk))
 		return -EINVAL;
 	if (sk->proto != ST_UDP)
 		return -EOPNOTSUPP;

@@ -110,7 +110,7 @@ int sock_set_dev(st_net *net, st_sock *sk, int32_t dev)
 
 int st_setsockopt(st_net *net, st_sock *sk, st_opt opt, uint32_t value, const st_cred *cred)
 {
-	if (!net || !sk)
+	if (!net || !sk_valid(sk))
 		return -EINVAL;
 	bool on = value != 0;
 	switch (opt) {
@@ -167,7 +167,7 @@ int st_setsockopt(st_net *net, st_sock *sk, st_opt opt, uint32_t value, const st
 
 int st_getsockopt(const st_net *net, const st_sock *sk, st_opt opt, uint32_t *value_out)
 {
-	if (!net || !sk || !value_out)
+	if (!net || !sk_valid(sk) || !value_out)
 		return -EINVAL;
 	uint32_t v;
 	switch (opt) {
@@ -799,7 +799,7 @@ int st_listen(st_net *net, st_sock *sk, const st_cred *cred, st_explain *ex)
 	(void)cred;
 	if (ex)
 		memset(ex, 0, sizeof(*ex));
-	if (!net || !sk)
+	if (!net || !sk_valid(sk))
 		return -EINVAL;
 	if (sk->proto != ST_TCP) {
 		explain_set(ex, -EOPNOTSUPP, ST_RULE_NOT_STREAM, NULL, "only TCP sockets listen");
@@ -951,6 +951,9 @@ void st_close(st_net *net, st_sock *sk)
 
 void st_getsockname(const st_sock *sk, st_sockaddr *out)
 {
+	/* void: nothing to report a NULL with, so nothing is written. */
+	if (!sk || !out)
+		return;
 	memset(out, 0, sizeof(*out));
 	out->family = sk->family;
 	out->addr = sk->laddr;
@@ -961,6 +964,8 @@ void st_getsockname(const st_sock *sk, st_sockaddr *out)
 
 int st_getpeername(const st_sock *sk, st_sockaddr *out)
 {
+	if (!sk || !out)
+		return -EINVAL;
 	if (sk->state == ST_CLOSE || sk->state == ST_LISTEN || !sk->rport)
 		return -ENOTCONN;
 	memset(out, 0, sizeof(*out));

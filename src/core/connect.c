@@ -1007,7 +1007,7 @@ static int udp_disconnect(st_net *net, st_sock *sk)
 
 int st_disconnect(st_net *net, st_sock *sk)
 {
-	if (!net || !sk)
+	if (!net || !sk_valid(sk))
 		return -EINVAL;
 	if (sk->proto == ST_TCP)
 		return tcp_unconnect(net, sk, true);
@@ -1020,7 +1020,7 @@ int st_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addrlen, con
 	(void)cred;
 	if (ex)
 		memset(ex, 0, sizeof(*ex));
-	if (!net || !sk || !sa)
+	if (!net || !sk_valid(sk) || !sa)
 		return -EINVAL;
 	if (addrlen < 2) {
 		explain_set(ex, -EINVAL, ST_RULE_ARG_LEN, NULL, "address too short");
@@ -1038,7 +1038,12 @@ int st_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addrlen, con
 int st_accept_child(st_net *net, const st_sock *lsk, st_sock *child, const st_sockaddr *local,
 		    const st_sockaddr *remote, st_state state)
 {
-	if (!net || !lsk || !child || !local || !remote || lsk->proto != ST_TCP)
+	if (!net || !sk_valid(lsk) || !child || !local || !remote || lsk->proto != ST_TCP)
+		return -EINVAL;
+	/* Only a listener has children, and the child must be a record of
+	 * its own that no table holds yet (it is about to be hashed). */
+	if (lsk->state != ST_LISTEN || child == lsk ||
+	    sk_has(child, ST_F_HASHED | ST_F_EHASHED | ST_F_LHASHED))
 		return -EINVAL;
 	if (state != ST_SYN_RECV && state != ST_ESTABLISHED)
 		return -EINVAL;
@@ -1092,7 +1097,10 @@ int st_set_state(st_net *net, st_sock *sk, st_state state)
 		return -EINVAL;
 	if (state == ST_CLOSE || state == ST_LISTEN || state == ST_TIME_WAIT || state >= ST_STATE_COUNT_)
 		return -EINVAL;
-	if (!sk_has(sk, ST_F_EHASHED))
+	/* TIME_WAIT is left only by st_close/st_expire_timewait: its record
+	 * sits in the TIME_WAIT FIFO and no longer owns its port as a live
+	 * connection does. */
+	if (!sk_has(sk, ST_F_EHASHED) || sk->state == ST_TIME_WAIT || sk->state == ST_LISTEN)
 		return -EINVAL;
 	sk->state = (uint8_t)state;
 	return 0;
@@ -1141,6 +1149,8 @@ int st_timewait_keep_port(st_net *net, st_sock *sk)
 int st_expire_timewait(st_net *net, void (*fn)(st_sock *tw, void *ctx), void *ctx)
 {
 	int n = 0;
+	if (!net)
+		return -EINVAL;
 	while (net->tw_head && net->now - net->tw_head->tw_since >= TW_LEN_NS) {
 		st_sock *tw = net->tw_head;
 		st_close(net, tw);

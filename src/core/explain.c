@@ -8,6 +8,7 @@
  */
 #include "net_internal.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -51,6 +52,9 @@ const char *st_rule_name(st_rule r)
 
 const char *st_strerror_name(int err)
 {
+	/* -INT_MIN does not exist; no errno is that large anyway. */
+	if (err == INT_MIN)
+		return "E?";
 	if (err < 0)
 		err = -err;
 	switch (err) {

@@ -201,8 +201,21 @@ st_sock *st_lookup_established(st_net *net, const st_pkt *p)
 
 void st_lookup_established_batch(st_net *net, const st_pkt *const *p, size_t n, st_sock **out)
 {
-	/* Pipelined: hash, prefetch the line, then the record (ehash.c). */
-	st_ehash_lookup_batch(&net->tcp_e, p, n, out);
+	if (!out)
+		return;
+	/* A NULL net, array or entry finds nothing.  The pipeline (ehash.c)
+	 * reads every key unchecked, so a batch holding a NULL goes one by
+	 * one; the scan is a pointer test per key, small beside the hash. */
+	bool one_by_one = !net || !p;
+	for (size_t i = 0; i < n && !one_by_one; i++)
+		one_by_one = p[i] == NULL;
+	if (!one_by_one) {
+		/* Pipelined: hash, prefetch the line, then the record (ehash.c). */
+		st_ehash_lookup_batch(&net->tcp_e, p, n, out);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		out[i] = net && p && p[i] ? exact(net, &net->tcp_e, p[i]) : NULL;
 }
 
 static void describe_result(st_lookup_explain *ex, const st_sock *sk)
@@ -302,6 +315,8 @@ st_sock *st_lookup_udp(st_net *net, const st_pkt *p, st_lookup_explain *ex)
 
 bool st_net_is_bcast_or_mcast(const st_net *net, const st_pkt *p)
 {
+	if (!net || !p)
+		return false;
 	if (st_addr_is_multicast(&p->daddr))
 		return true;
 	if (p->family != ST_AF_INET)
@@ -329,7 +344,7 @@ static bool mcast_match(const st_sock *sk, const st_pkt *p)
 int st_lookup_udp_multi(st_net *net, const st_pkt *p, void (*fn)(st_sock *sk, void *ctx), void *ctx)
 {
 	if (!net || !p)
-		return 0;
+		return -EINVAL;
 	struct st_portbkt *b = bkt_find(net, ST_UDP, p->dport);
 	int n = 0;
 	if (!b)

@@ -11,14 +11,16 @@
 
 #include <stdio.h>
 
+/* NULL for a NULL net: taking a member's address through NULL is
+ * undefined even when nothing is read, so callers check the result. */
 struct st_netconf *st_net_conf(st_net *net)
 {
-	return &net->conf;
+	return net != NULL ? &net->conf : NULL;
 }
 
 const struct st_netconf *st_net_conf_c(const st_net *net)
 {
-	return &net->conf;
+	return net != NULL ? &net->conf : NULL;
 }
 
 uint32_t st_rand32(st_net *net)

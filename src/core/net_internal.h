@@ -285,6 +285,15 @@ static inline bool sk_has(const st_sock *sk, uint32_t f)
 	return (sk->flags & f) != 0;
 }
 
+/* Was this record ever given to st_sock_init()?  A zeroed or garbage
+ * record has neither a known protocol nor a known family; the public
+ * calls refuse it with -EINVAL rather than guess what it was meant to be. */
+static inline bool sk_valid(const st_sock *sk)
+{
+	return sk != NULL && (sk->proto == ST_TCP || sk->proto == ST_UDP) &&
+	       (sk->family == ST_AF_INET || sk->family == ST_AF_INET6);
+}
+
 /* The address an unbound (or disconnected) socket shows: 0.0.0.0 for
  * AF_INET, :: for AF_INET6. */
 static inline st_addr sock_unbound_addr(const st_sock *sk)

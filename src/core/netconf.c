@@ -111,6 +111,8 @@ static int conf_sysctl_set(struct st_netconf *c, st_sysctl key, const int *v, in
 
 int st_net_sysctl_set(st_net *net, st_sysctl key, const int *values, int n)
 {
+	if (net == NULL)
+		return -EINVAL;
 	return conf_sysctl_set(st_net_conf(net), key, values, n);
 }
 
@@ -118,7 +120,7 @@ int st_net_sysctl_get(const st_net *net, st_sysctl key, int *values, int n)
 {
 	const struct st_netconf *c = st_net_conf_c(net);
 
-	if ((unsigned)key >= ST_SYSCTL_COUNT_ || values == NULL ||
+	if (c == NULL || (unsigned)key >= ST_SYSCTL_COUNT_ || values == NULL ||
 	    n < sysctl_descs[key].nvalues)
 		return -EINVAL;
 	values[0] = c->sysctl[key];
@@ -279,7 +281,7 @@ int st_net_sysctl_set_text(st_net *net, const char *key, const char *value)
 	struct st_netconf *c = st_net_conf(net);
 	int k, v[2];
 
-	if (key == NULL || value == NULL)
+	if (c == NULL || key == NULL || value == NULL)
 		return -EINVAL;
 	if (strcmp(key, reserved_ports_name) == 0) {
 		uint8_t bm[65536 / 8];
@@ -303,7 +305,7 @@ int st_net_sysctl_get_text(const st_net *net, const char *key, char *buf, size_t
 	const struct st_netconf *c = st_net_conf_c(net);
 	int k, n;
 
-	if (key == NULL || buf == NULL)
+	if (c == NULL || key == NULL || buf == NULL)
 		return -EINVAL;
 	if (strcmp(key, reserved_ports_name) == 0)
 		return format_port_list(c->reserved_ports, buf, len);
@@ -322,6 +324,8 @@ int st_net_sysctl_get_text(const st_net *net, const char *key, char *buf, size_t
 
 bool st_net_port_is_reserved(const st_net *net, uint16_t port)
 {
+	if (net == NULL)
+		return false;
 	return bit_is_set(st_net_conf_c(net)->reserved_ports, port);
 }
 
@@ -414,11 +418,15 @@ static int conf_add_device(struct st_netconf *c, const char *name, bool loopback
 
 int st_net_add_device(st_net *net, const char *name, int *ifindex_out)
 {
+	if (net == NULL)
+		return -EINVAL;
 	return conf_add_device(st_net_conf(net), name, false, ifindex_out);
 }
 
 int st_net_device_index(const st_net *net, const char *name)
 {
+	if (net == NULL)
+		return -EINVAL;
 	if (name == NULL)
 		return -ENODEV;
 	return find_device(st_net_conf_c(net), name);
@@ -428,7 +436,7 @@ const char *st_net_device_name(const st_net *net, int ifindex)
 {
 	const struct st_netconf *c = st_net_conf_c(net);
 
-	if (!st_conf_device_exists(c, ifindex))
+	if (c == NULL || !st_conf_device_exists(c, ifindex))
 		return NULL;
 	return c->devs[ifindex - 1].name;
 }
@@ -501,7 +509,7 @@ int st_net_add_route4(st_net *net, uint32_t prefix, int len, st_route_type type,
 	struct st_netconf *c = st_net_conf(net);
 	struct st_route4_entry *routes;
 
-	if (len < 0 || len > 32 || !valid_type(type) || (prefix & ~mask_of(len)) != 0)
+	if (c == NULL || len < 0 || len > 32 || !valid_type(type) || (prefix & ~mask_of(len)) != 0)
 		return -EINVAL;
 	if (!st_conf_device_exists(c, ifindex))
 		return -ENODEV;
@@ -526,7 +534,7 @@ int st_net_del_route4(st_net *net, uint32_t prefix, int len, st_route_type type)
 {
 	struct st_netconf *c = st_net_conf(net);
 
-	if (len < 0 || len > 32 || !valid_type(type) || (prefix & ~mask_of(len)) != 0)
+	if (c == NULL || len < 0 || len > 32 || !valid_type(type) || (prefix & ~mask_of(len)) != 0)
 		return -EINVAL;
 	for (int i = 0; i < c->nroutes4; i++) {
 		const struct st_route4_entry *r = &c->routes4[i];
@@ -559,24 +567,28 @@ int st_net_route4(const st_net *net, uint32_t dst, st_route4 *out)
 {
 	const struct st_netconf *c = st_net_conf_c(net);
 	const struct st_route4_entry *r;
-	int i = lookup_table(c, dst, true);
+	int i;
 
+	/* Every caller wants the answer: a NULL out is a mistake. */
+	if (c == NULL || out == NULL)
+		return -EINVAL;
+	i = lookup_table(c, dst, true);
 	if (i < 0)
 		i = lookup_table(c, dst, false);
 	if (i < 0)
 		return -ENETUNREACH;
 	r = &c->routes4[i];
-	if (out != NULL) {
-		out->type = r->type;
-		out->ifindex = r->ifindex;
-		out->prefsrc = r->prefsrc;
-		out->prefix_len = r->len;
-	}
+	out->type = r->type;
+	out->ifindex = r->ifindex;
+	out->prefsrc = r->prefsrc;
+	out->prefix_len = r->len;
 	return 0;
 }
 
 bool st_net_v4_bindable(const st_net *net, uint32_t a)
 {
+	if (net == NULL)
+		return false;
 	/* 0/32, limited broadcast and 224/4 never reach the table (B22). */
 	if (a == 0 || a == 0xffffffffu || (a & 0xf0000000u) == 0xe0000000u)
 		return true;
@@ -738,6 +750,8 @@ static int conf_add_addr(struct st_netconf *c, int ifindex, const st_addr *a, in
 
 int st_net_add_addr(st_net *net, int ifindex, const st_addr *a, int family, int prefix_len)
 {
+	if (net == NULL)
+		return -EINVAL;
 	return conf_add_addr(st_net_conf(net), ifindex, a, family, prefix_len);
 }
 
@@ -745,7 +759,7 @@ int st_net_del_addr(st_net *net, int ifindex, const st_addr *a, int family, int 
 {
 	struct st_netconf *c = st_net_conf(net);
 
-	if (a == NULL)
+	if (c == NULL || a == NULL)
 		return -EINVAL;
 	if (!st_conf_device_exists(c, ifindex))
 		return -ENODEV;
@@ -760,7 +774,7 @@ bool st_net_v6_has_addr(const st_net *net, const st_addr *a, int ifindex)
 {
 	const struct st_netconf *c = st_net_conf_c(net);
 
-	if (a == NULL || st_addr_is_v4mapped(a))
+	if (c == NULL || a == NULL || st_addr_is_v4mapped(a))
 		return false;
 	for (int i = 0; i < c->naddrs6; i++) {
 		const struct st_addr6_entry *e = &c->addrs6[i];
@@ -789,7 +803,9 @@ int st_net_route6(const st_net *net, const st_addr *dst, int ifindex, st_addr *s
 	int best = -1;
 	bool local;
 
-	if (dst == NULL || st_addr_is_v4mapped(dst))
+	if (c == NULL || dst == NULL)
+		return -EINVAL;
+	if (st_addr_is_v4mapped(dst))
 		return -ENETUNREACH;
 	/*
 	 * A local destination is reached through itself, so it is its own
