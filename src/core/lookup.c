@@ -300,6 +300,14 @@ st_sock *st_lookup_udp(st_net *net, const st_pkt *p, st_lookup_explain *ex)
 	void *ctx[2] = {(void *)p, NULL};
 	uint64_t tag = st_ehash_tag(&net->udp_e, &p->daddr, p->dport, &p->saddr, p->sport);
 	st_ehash_find(&net->udp_e, tag, &p->daddr, p->dport, &p->saddr, p->sport, newest_dev_match, ctx);
+	if (!ctx[1] && p->sport) {
+		/* A socket connected to port 0 takes any source port of its
+		 * peer: compute_score checks inet_dport only when it is set.
+		 * It scores above the unconnected sockets of its address (it
+		 * matches the peer's address too), so it is looked for here. */
+		tag = st_ehash_tag(&net->udp_e, &p->daddr, p->dport, &p->saddr, 0);
+		st_ehash_find(&net->udp_e, tag, &p->daddr, p->dport, &p->saddr, 0, newest_dev_match, ctx);
+	}
 	st_sock *sk = ctx[1];
 	if (sk) {
 		if (ex)
