@@ -85,7 +85,7 @@ void st_lookup_established_batch(st_net *net, const st_pkt *const *p, size_t n, 
 /* UDP unicast demux. */
 st_sock *st_lookup_udp(st_net *net, const st_pkt *p, st_lookup_explain *ex);
 /* UDP broadcast/multicast: calls fn for every socket that receives a
- * copy (D-U6); returns how many. */
+ * copy (D-U6); returns how many, or -EINVAL for a NULL net or packet. */
 int st_lookup_udp_multi(st_net *net, const st_pkt *p, void (*fn)(st_sock *sk, void *ctx), void *ctx);
 
 /* Is this destination one of the host's broadcast or multicast addresses

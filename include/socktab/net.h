@@ -123,6 +123,7 @@ typedef struct st_route4 {
 	uint32_t prefsrc;   /* host order, 0 when none */
 	int prefix_len;
 } st_route4;
+/* 0, -ENETUNREACH without a route, -EINVAL for a NULL net or out. */
 int st_net_route4(const st_net *net, uint32_t dst, st_route4 *out);
 
 /* Is this IPv4 address acceptable to bind (B20-B22, without the nonlocal
@@ -131,7 +132,8 @@ bool st_net_v4_bindable(const st_net *net, uint32_t a);
 /* IPv6: configured on any device (ifindex 0) or on that device. */
 bool st_net_v6_has_addr(const st_net *net, const st_addr *a, int ifindex);
 /* IPv6 source for a destination: the destination itself if local, else an
- * address of the device a link prefix points to.  0 or -ENETUNREACH. */
+ * address of the device a link prefix points to.  0, -ENETUNREACH (also
+ * for a v4-mapped destination), or -EINVAL for a NULL net or destination. */
 int st_net_route6(const st_net *net, const st_addr *dst, int ifindex, st_addr *src_out,
 		  int *ifindex_out);
 

@@ -270,7 +270,8 @@ int st_set_state(st_net *net, st_sock *sk, st_state state);
 int st_timewait(st_net *net, st_sock *sk, bool peer_ts);
 
 /* Every TIME_WAIT record older than 60 s, oldest first, is unhashed and
- * handed to `fn`.  Returns how many expired.  O(expired). */
+ * handed to `fn`.  Returns how many expired, -EINVAL for a NULL net.
+ * O(expired). */
 int st_expire_timewait(st_net *net, void (*fn)(st_sock *tw, void *ctx), void *ctx);
 
 /* close(): unhash from every table (a listener leaves its reuseport
@@ -282,9 +283,11 @@ void st_close(st_net *net, st_sock *sk);
 int st_unlisten(st_net *net, st_sock *sk);
 
 /* getsockname/getpeername as Linux shows them (stale port after an
- * automatic release, v4 addresses as the socket's family writes them). */
+ * automatic release, v4 addresses as the socket's family writes them).
+ * st_getsockname does nothing for NULL arguments; st_getpeername returns
+ * -EINVAL for them and -ENOTCONN without a peer. */
 void st_getsockname(const st_sock *sk, st_sockaddr *out);
-int st_getpeername(const st_sock *sk, st_sockaddr *out); /* -ENOTCONN */
+int st_getpeername(const st_sock *sk, st_sockaddr *out);
 
 #ifdef __cplusplus
 }
