@@ -21,15 +21,16 @@
  * world is freed, with every socket, orphan, TIME_WAIT record and packet in
  * flight (ASan reports a leak, a use after free, a double free).
  *
- * Known open problem, bounded here: the stack answers every out-of-window
+ * This target found ACK storms: the stack answered every out-of-window
  * segment and every ACK of unsent data with an ACK, without Linux's rate
  * limit (tcp_invalid_ratelimit, 500 ms per socket), so two endpoints whose
- * sequence numbers an injected segment has pulled apart ACK each other
+ * sequence numbers an injected segment had pulled apart ACKed each other
  * forever -- 4,000 packets per virtual second over a 1 ms link, an endless
- * loop at one instant on loopback.  The world is therefore run with a
- * budget of STORM_PACKETS packets per step; an input that exceeds it ends
- * there (FUZZ_STACK_STRICT=1 in the environment makes it abort instead, to
- * reproduce the storm: fuzz/known/stack-ack-storm-*).
+ * loop at one instant on loopback.  The stack now rate-limits them; the
+ * world still runs with a budget of STORM_PACKETS packets per step, so that
+ * a storm ends the input instead of the fuzzer's patience, and with
+ * FUZZ_STACK_STRICT=1 in the environment running out of the budget aborts
+ * (ctest fuzz.stack_known_strict replays fuzz/known/ that way).
  */
 #include "fuzz.h"
 
