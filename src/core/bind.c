@@ -453,6 +453,58 @@ static void explain_tcp_conflict(st_net *net, const st_sock *s, uint16_t port, i
 		    why);
 }
 
+/*
+ * The IPv4 shadow of an IPv6 socket.  An AF_INET6 socket bound to a native
+ * address by bind() is IPV6_V6ONLY from then on and never meets an IPv4
+ * one.  One that got its native address from connect() (re-hashed from
+ * the wildcard) is not: Linux gives it LOOPBACK4_IPV6, 127.0.0.6, as its
+ * IPv4 address, and the IPv4 comparison of two bindings
+ * (ipv4_rcv_saddr_equal) looks only at that.  So a pure IPv4 bind to
+ * 0.0.0.0 on its port meets it, and for UDP, which compares every owner
+ * of the port, so does a bind to 127.0.0.6 (docs/conformance.md lists
+ * it).  Rare enough to be found by walking the port's owners.
+ */
+static bool v4_shadow(const st_sock *e)
+{
+	return e->family == ST_AF_INET6 && e->kind == K_V6SPEC && !sk_has(e, ST_F_V6ONLY);
+}
+
+static bool shadow_applies(const st_sock *s, int kind, const st_addr *a)
+{
+	if (s->family != ST_AF_INET)
+		return false;
+	return kind == K_V4ANY ||
+	       (s->proto == ST_UDP && kind == K_V4SPEC && st_addr_get_v4(a) == 0x7f000006);
+}
+
+static bool port_has_shadow(st_net *net, int proto, uint16_t port)
+{
+	const struct st_portbkt *b = bkt_find(net, proto, port);
+	for (const st_sock *o = b ? b->owners : NULL; o; o = o->own_next)
+		if (v4_shadow(o))
+			return true;
+	return false;
+}
+
+/* A TCP owner S conflicts with through its shadow, or NULL. */
+static const st_sock *tcp_shadow_conflict(st_net *net, const st_sock *s, uint16_t port, int kind,
+					  const st_addr *a)
+{
+	if (!shadow_applies(s, kind, a))
+		return NULL;
+	const struct st_portbkt *b = bkt_find(net, ST_TCP, port);
+	for (const st_sock *o = b ? b->owners : NULL; o; o = o->own_next) {
+		if (!v4_shadow(o))
+			continue;
+		st_sock as4 = *o;
+		as4.kind = K_V4SPEC;
+		as4.laddr = st_addr_v4(0x7f000006);
+		if (tcp_pair_conflict(s, kind, a, &as4, true, true))
+			return o;
+	}
+	return NULL;
+}
+
 /* inet_csk_get_port with an explicit port (bind, or listen re-check). */
 static int tcp_get_port_explicit(st_net *net, st_sock *sk, uint16_t port, int kind,
 				 const st_addr *a, st_explain *ex, bool *fast_admitted, bool listening)
@@ -469,6 +521,17 @@ static int tcp_get_port_explicit(st_net *net, st_sock *sk, uint16_t port, int ki
 	}
 	if (check && tcp_conflicts(net, sk, port, kind, a)) {
 		explain_tcp_conflict(net, sk, port, kind, a, ex, listening);
+		return -EADDRINUSE;
+	}
+	const st_sock *w = check ? tcp_shadow_conflict(net, sk, port, kind, a) : NULL;
+	if (w) {
+		char who[160];
+		sock_describe(w, who, sizeof(who));
+		explain_set(ex, -EADDRINUSE, ST_RULE_TCP_CONFLICT, w,
+			    "%s refused: port %u is held by %s, an IPv6 socket whose address came "
+			    "from connect(), so it is not IPV6_V6ONLY and its IPv4 address is "
+			    "127.0.0.6, which this socket's 0.0.0.0 covers",
+			    listening ? "listen()" : "bind()", port, who);
 		return -EADDRINUSE;
 	}
 	return 0;
@@ -498,6 +561,8 @@ static bool udp_relevant_owner(const st_sock *s, int kind, const st_addr *a, con
 		return false;
 	if (!dev_compatible(s->dev, e->dev))
 		return false;
+	if (v4_shadow(e) && shadow_applies(s, kind, a))
+		return true;
 	return kinds_overlap(kind, a, e->kind, &e->laddr);
 }
 
@@ -507,8 +572,11 @@ static bool udp_relevant_owner(const st_sock *s, int kind, const st_addr *a, con
 static bool udp_port_ok(st_net *net, const st_sock *sk, uint16_t port, int kind,
 			const st_addr *a, const st_sock **witness)
 {
-	/* The counters decide most binds without the walk (ports.c). */
-	int d = udp_bind_decide(net, sk, port, kind, a);
+	/* The counters decide most binds without the walk (ports.c); they
+	 * know nothing of IPv4 shadows (above). */
+	int d = shadow_applies(sk, kind, a) && port_has_shadow(net, ST_UDP, port)
+			? -1
+			: udp_bind_decide(net, sk, port, kind, a);
 	if (d > 0 || (d == 0 && !witness)) {
 		if (witness)
 			*witness = NULL;
