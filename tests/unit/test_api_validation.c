@@ -347,6 +347,8 @@ C(s_bind_priv, st_bind(net, &tcp, &(st_sockaddr){ .family = ST_AF_INET, .port = 
 					 .addr = { .b = { [10] = 0xff, [11] = 0xff, 127, 0, 0, 1 } } },
 		       ST_SOCKADDR_IN_LEN, NULL, NULL))
 C(s_bind_zeroed, st_bind(net, &zeroed, &SA, ST_SOCKADDR_IN_LEN, &user, NULL))
+C(s_bind_zeroed6, st_bind(net, &zeroed, &(st_sockaddr){ .family = ST_AF_INET6, .port = 8124 },
+			  ST_SOCKADDR_IN6_LEN, &user, NULL))
 C(s_listen_net, st_listen(NULL, &tcp, &user, NULL))
 C(s_listen_sk, st_listen(net, NULL, &user, NULL))
 C(s_listen_udp, st_listen(net, &udp, &user, NULL))
@@ -484,6 +486,7 @@ static const vcase cases[] = {
 	E(s_bind_net, -EINVAL), E(s_bind_sk, -EINVAL), E(s_bind_sa, -EINVAL), E(s_bind_len, -EINVAL),
 	E(s_bind_short, -EINVAL), E(s_bind_fam, -EAFNOSUPPORT), E(s_bind_v6short, -EINVAL),
 	E(s_bind_again, -EINVAL), E(s_bind_priv, -EACCES), E(s_bind_zeroed, -EINVAL),
+	E(s_bind_zeroed6, -EINVAL),
 	E(s_listen_net, -EINVAL), E(s_listen_sk, -EINVAL), E(s_listen_udp, -EOPNOTSUPP), E(s_listen_syn, -EINVAL),
 	E(s_listen_zeroed, -EINVAL),
 	E(s_conn_net, -EINVAL), E(s_conn_sk, -EINVAL), E(s_conn_sa, -EINVAL), E(s_conn_len, -EINVAL),
@@ -513,22 +516,13 @@ static const vcase cases[] = {
 	E(v_version, 0),
 };
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
-
 /*
  * Cases the core does not handle yet (reported; see docs/robustness.md,
  * "Known gaps").  Each must still fail: when one passes, take it out.
  */
 static const char *const KNOWN_GAPS[] = {
+	/* bind.c: st_bind does not check sk_valid (found by fuzz_api) */
+	"s_bind_zeroed6",
 	NULL,
 };
 
