@@ -855,6 +855,10 @@ int st_bind(st_net *net, st_sock *sk, const st_sockaddr *sa, int addrlen, const 
 		explain_set(ex, -EINVAL, ST_RULE_NONE, NULL, "NULL argument");
 		return -EINVAL;
 	}
+	if (!sk_valid(sk)) {
+		explain_set(ex, -EINVAL, ST_RULE_NONE, NULL, "the socket record was never initialised");
+		return -EINVAL;
+	}
 	if (sk->family == ST_AF_INET)
 		return bind4(net, sk, sa, addrlen, cred, ex);
 	return bind6(net, sk, sa, addrlen, cred, ex);

@@ -521,8 +521,6 @@ static const vcase cases[] = {
  * "Known gaps").  Each must still fail: when one passes, take it out.
  */
 static const char *const KNOWN_GAPS[] = {
-	/* bind.c: st_bind does not check sk_valid (found by fuzz_api) */
-	"s_bind_zeroed6",
 	NULL,
 };
 
