@@ -177,13 +177,25 @@ int sim_proc_fork(sim_proc *p, const char *child, sim_proc **out)
 	return 0;
 }
 
+/*
+ * An exiting process lets go of its descriptors the way Linux does:
+ * exit_files() hands each file to fput(), which queues the release as
+ * task work, and task work runs newest first -- so the highest descriptor
+ * is released first.  Each release (tcp_close) ends by running the
+ * softirq work it caused, so what a close put on loopback is delivered
+ * before the next descriptor goes: a client closed before its listener
+ * gets its FIN to the listener's queued child, which then ends in
+ * TIME-WAIT instead of being reset.
+ */
 void sim_proc_exit(sim_proc *p)
 {
 	if (!p->alive)
 		return;
-	for (int i = 0; i < p->nfds; i++)
-		if (p->fds[i])
+	for (int i = p->nfds; i-- > 0;)
+		if (p->fds[i]) {
 			sim_fd_close(p, i);
+			sim_settle(p->world);
+		}
 	p->alive = false;
 }
 

@@ -532,7 +532,7 @@ int stk_accept(stk_sock *lsk, stk_sock **child, st_sockaddr *peer)
 	c->orphan = false;
 	c->sstate = STK_SS_CONNECTED;
 	if (peer)
-		st_getpeername(c->core, peer);
+		*peer = c->acc_peer;
 	*child = c;
 	return 0;
 }

@@ -147,6 +147,10 @@ struct stk_sock {
 	struct stk_sock *acc_head, *acc_tail;
 	struct stk_sock *syn_head;
 	bool in_acceptq;
+	/* A child's peer, for accept(): a connection reset or closed while
+	 * it waited in the accept queue stays there, closed, and accept()
+	 * still returns it with this address (inet_getname, peer == 2). */
+	st_sockaddr acc_peer;
 };
 
 struct stk_stack {

@@ -100,7 +100,9 @@ static void tw_fire(stk_timer *t)
 static stk_sock *hand_over(stk_sock *sk)
 {
 	stk_stack *st = sk->stack;
-	if (sk->orphan || sk->parent)
+	/* A child waiting in the accept queue is the process's socket to be:
+	 * it, too, is left behind CLOSED while a record takes the 4-tuple. */
+	if (sk->orphan || (sk->parent && !sk->in_acceptq))
 		return sk;
 	st_sock *old = sk->core;
 	/* The record was taken before the segment was processed
@@ -171,6 +173,16 @@ void stk_tcp_done(stk_sock *sk, int err)
 		sk->so_error = err;
 	stk_tcp_stop_timers(sk);
 	sk->shut_rd = sk->shut_wr = true;
+	if (sk->parent && sk->in_acceptq) {
+		/* tcp_done on a child nobody has accepted yet: it leaves the
+		 * tables but stays in the accept queue, closed, and accept()
+		 * returns it (recv then reports the error, then end of
+		 * stream). */
+		if (sk->core->flags & (ST_F_HASHED | ST_F_EHASHED | ST_F_LHASHED))
+			st_close(sk->stack->net, sk->core);
+		sk->core->state = ST_CLOSE;
+		return;
+	}
 	if (sk->parent || sk->orphan) {
 		/* Nobody will ask: leave every table and go. */
 		sk->core->state = sk->core->state == ST_CLOSE ? ST_CLOSE : sk->core->state;
@@ -248,10 +260,15 @@ static bool acceptq_full(const stk_sock *l)
 
 void stk_tcp_listen_stop(stk_sock *lsk)
 {
-	/* Connections nobody accepted are reset (inet_csk_listen_stop). */
+	/* Connections nobody accepted are disconnected (inet_csk_listen_stop,
+	 * inet_child_forget): a RST from those that could still carry data,
+	 * nothing from those already closed. */
 	while (lsk->acc_head) {
 		stk_sock *c = lsk->acc_head;
-		stk_tcp_send_rst(c);
+		st_state cs = (st_state)c->core->state;
+		if (cs == ST_ESTABLISHED || cs == ST_CLOSE_WAIT || cs == ST_FIN_WAIT1 ||
+		    cs == ST_FIN_WAIT2 || cs == ST_SYN_RECV)
+			stk_tcp_send_rst(c);
 		stk_sock_free_now(c);
 	}
 	while (lsk->syn_head) {
@@ -347,6 +364,7 @@ static void listen_input(stk_sock *l, int ifindex, const stk_pkt *p, const st_lo
 		stk_sock_free_now(c);
 		return;
 	}
+	st_getpeername(c->core, &c->acc_peer);
 	c->linger_on = l->linger_on;
 	c->linger_secs = l->linger_secs;
 	/* sk_clone_lock copies sk_shutdown: flags set by a shutdown() made
