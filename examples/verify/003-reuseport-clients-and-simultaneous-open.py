@@ -4,8 +4,8 @@ real kernel.
 
 Runs the scenario with scnkernel.py.  Its simultaneous open runs between
 two network namespaces joined by two TUN devices and a relay that holds
-each packet 50 ms (this kernel has no netem); the expectations taken 75 ms
-and 200 ms after the connects sit in the middle of their windows, and
+each packet 200 ms (this kernel has no netem); the expectations taken 300 ms
+and 800 ms after the connects sit in the middle of their windows, and
 `--repeat N` runs the whole scenario N times to show they do not depend on
 luck.  Run as root:
     python3 examples/verify/003-reuseport-clients-and-simultaneous-open.py --repeat 5
