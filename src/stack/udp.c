@@ -167,7 +167,7 @@ int stk_udp_sendto(stk_sock *sk, const st_sockaddr *to, const uint8_t *data, siz
 	return stk_ip_output(st, &p, sk->core->dev);
 }
 
-static void deliver(stk_sock *sk, const stk_pkt *p)
+static void deliver(stk_sock *sk, const stk_pkt *p, int ifindex)
 {
 	if (sk->dq_bytes + p->len + STK_UDP_DGRAM_OVERHEAD > STK_UDP_RCVBUF)
 		return;
@@ -182,6 +182,10 @@ static void deliver(stk_sock *sk, const stk_pkt *p)
 	d->from.family = sk->core->family;
 	d->from.addr = p->src;
 	d->from.port = p->sport;
+	/* udpv6_recvmsg: a source that needs a scope gets the device the
+	 * datagram came in on (ipv6_iface_scope_id, inet6_iif). */
+	if (sk->core->family == ST_AF_INET6 && st_addr_needs_scope(&p->src))
+		d->from.scope_id = (uint32_t)ifindex;
 	if (sk->dq_tail)
 		sk->dq_tail->next = d;
 	else
@@ -194,6 +198,7 @@ struct multi_ctx {
 	const stk_pkt *p;
 	stk_stack *st;
 	int n;
+	int ifindex;
 };
 
 static void deliver_multi(st_sock *c, void *ctx)
@@ -205,7 +210,7 @@ static void deliver_multi(st_sock *c, void *ctx)
 	st_getsockname(c, &self);
 	st_sockaddr_format(&self, at, sizeof(at));
 	stk_trace(m->st, "  broadcast copy delivered to the socket on %s", at);
-	deliver(sk, m->p);
+	deliver(sk, m->p, m->ifindex);
 	m->n++;
 }
 
@@ -227,7 +232,7 @@ void stk_udp_input(stk_stack *st, int ifindex, const stk_pkt *p)
 	}
 	if (st_net_is_bcast_or_mcast(st->net, &key) || is_broadcast(st, &p->dst) ||
 	    st_addr_is_multicast(&p->dst)) {
-		struct multi_ctx m = { p, st, 0 };
+		struct multi_ctx m = { p, st, 0, ifindex };
 		if (st->tracing)
 			stk_trace(st, "datagram from %s to %s (broadcast/multicast): every matching socket gets a copy",
 				  from, to);
@@ -254,7 +259,7 @@ void stk_udp_input(stk_stack *st, int ifindex, const stk_pkt *p)
 		else
 			stk_trace(st, "datagram from %s to %s reached the socket on %s", from, to, at);
 	}
-	deliver(sk, p);
+	deliver(sk, p, ifindex);
 }
 
 void stk_udp_err(stk_stack *st, const stk_pkt *p)
