@@ -4,9 +4,13 @@
  * `socktab diff` runs a scenario on the model and on the kernel and stops
  * at the first statement whose results differ.  Two things Linux decides
  * with secret keys cannot be compared literally, and only those are
- * normalized (docs/conformance.md lists the rules):
+ * normalized (docs/conformance.md lists the rules).  Ports are first
+ * steered (src/cli/steer.c): the model takes the port Linux chose when
+ * Linux's search could have chosen it, so its numbers are Linux's; what
+ * is left is compared here:
  *
- *   1. Ports the system chose (connect, bind/listen of port 0, autobind):
+ *   1. Ports the system chose (connect, bind/listen of port 0, autobind)
+ *      that still differ:
  *      a port the model shows is matched to the port the kernel shows at
  *      the same place, once, and from then on that pairing must hold in
  *      its protocol's port space
