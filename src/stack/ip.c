@@ -189,6 +189,15 @@ int stk_ip_route(stk_stack *st, int family, const st_addr *dst, int bound_dev, s
 	return 0;
 }
 
+int stk_ip_output_dev(stk_stack *st, stk_pkt *p, int ifindex)
+{
+	int n = stk_wire_encode(p, st->pktbuf, STK_WIRE_MAX);
+	if (n < 0)
+		return n;
+	st->env.xmit(st->env.ctx, ifindex, st->pktbuf, (size_t)n);
+	return 0;
+}
+
 int stk_ip_output(stk_stack *st, stk_pkt *p, int bound_dev)
 {
 	st_addr src;
@@ -208,6 +217,12 @@ int stk_ip_output(stk_stack *st, stk_pkt *p, int bound_dev)
 
 void stk_icmp_port_unreachable(stk_stack *st, const stk_pkt *orig)
 {
+	/* The error comes from the address the datagram was sent to; an
+	 * IPv4 one this host does not have (a datagram that came through
+	 * lo with a foreign destination, see udp.c's cork_stale) gets no
+	 * route for that source, so no error is sent. */
+	if (orig->family == ST_AF_INET && !stk_ip_is_local(st, &orig->dst))
+		return;
 	stk_pkt ic;
 	memset(&ic, 0, sizeof(ic));
 	ic.family = orig->family;
@@ -259,12 +274,16 @@ void stk_input(stk_stack *st, int ifindex, const uint8_t *pkt, size_t len)
 	stk_pkt p;
 	if (stk_wire_decode(pkt, len, &p))
 		return;
-	if (ifindex == ST_IFINDEX_LO)
+	bool on_lo = ifindex == ST_IFINDEX_LO;
+	if (on_lo)
 		ifindex = local_iif(st, &p.dst);
 	bool local = stk_ip_is_local(st, &p.dst);
 	bool bcast = !local && (is_v4_broadcast(st, &p.dst) || st_addr_is_multicast(&p.dst));
-	if (!local && !bcast)
-		return;   /* not for us, and we do not forward */
+	/* Not for us, and we do not forward -- except what this host sent
+	 * through lo itself: it carries its local output route and is
+	 * delivered here whatever its destination says (udp.c cork_stale). */
+	if (!local && !bcast && !on_lo)
+		return;
 	switch (p.proto) {
 	case STK_IPPROTO_TCP:
 		if (bcast)

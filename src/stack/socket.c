@@ -437,6 +437,19 @@ int stk_connect(stk_sock *sk, const st_sockaddr *sa, const st_cred *cred, st_exp
 		scope_binds_device(sk, sa, err, true);
 		if (!err)
 			udp6_note_v4_saddr(sk);
+		if (sk->core->family == ST_AF_INET && sa->family == ST_AF_INET) {
+			/* __ip4_datagram_connect resets the cached route and fills
+			 * inet->cork.fl before its route lookup (stack_internal.h). */
+			if (!err) {
+				sk->dst_cached = true;
+				sk->cork_stale = false;
+			} else if (err == -ENETUNREACH || err == -EINVAL || err == -EACCES) {
+				sk->dst_cached = false;
+				sk->cork_stale = true;
+				sk->cork_daddr = sa->addr;
+				sk->cork_dport = sa->port;
+			}
+		}
 		else if (sa->family == ST_AF_UNSPEC && !(sk->core->flags & ST_F_BINDADDR_LOCK))
 			sk->has_v4_saddr = false;
 		return err;

@@ -126,6 +126,19 @@ struct stk_sock {
 	 * by a real device afterwards: EINVAL). */
 	bool has_v4_saddr;
 	st_addr v4_saddr;
+	/* UDP over IPv4, connected: udp_sendmsg sends a connected datagram
+	 * with the socket's cached route and the flow kept in inet->cork.fl.
+	 * A connect() that fails at the route lookup has already written its
+	 * own destination into that flow (ip_route_connect_init) and reset
+	 * the cached route, while the socket stays connected to its old
+	 * peer: the next send looks the route up afresh and goes to the
+	 * peer, and every send after it, with the route now cached, goes to
+	 * the failed destination (cork_daddr:cork_dport) through the peer's
+	 * route.  dst_cached: a route is cached; cork_stale: the flow is the
+	 * failed connect's. */
+	bool dst_cached, cork_stale;
+	st_addr cork_daddr;
+	uint16_t cork_dport;
 	/* UDP receive queue. */
 	stk_dgram *dq_head, *dq_tail;
 	size_t dq_bytes;
@@ -182,6 +195,9 @@ void stk_trace(stk_stack *st, const char *fmt, ...) __attribute__((format(printf
 /* Send a built packet description: picks the device by route, encodes,
  * transmits.  Returns 0 or -ENETUNREACH / -EMSGSIZE. */
 int stk_ip_output(stk_stack *st, stk_pkt *p, int bound_dev);
+/* Send through device `ifindex` whatever the packet's destination (a
+ * cached route's device). */
+int stk_ip_output_dev(stk_stack *st, stk_pkt *p, int ifindex);
 /* Route choice for an unconnected send (source address and device). */
 int stk_ip_route(stk_stack *st, int family, const st_addr *dst, int bound_dev, st_addr *src,
 		 int *ifindex);

@@ -136,6 +136,13 @@ int stk_udp_sendto(stk_sock *sk, const st_sockaddr *to, const uint8_t *data, siz
 		return -EAFNOSUPPORT;
 	if (is_broadcast(st, &dst) && !(sk->core->flags & ST_F_BROADCAST))
 		return -EACCES;
+	/* A connected IPv4 send caches its route; with a route cached, the
+	 * flow of a failed connect takes over (stack_internal.h). */
+	bool stale = false;
+	if (!to && sk->core->family == ST_AF_INET) {
+		stale = sk->dst_cached && sk->cork_stale;
+		sk->dst_cached = true;
+	}
 	if (sk->so_error) {
 		int e = sk->so_error;
 		sk->so_error = 0;
@@ -164,6 +171,11 @@ int stk_udp_sendto(stk_sock *sk, const st_sockaddr *to, const uint8_t *data, siz
 	p.wscale = 0xff;
 	p.payload = data;
 	p.len = len;
+	if (stale) {
+		p.dst = sk->cork_daddr;
+		p.dport = sk->cork_dport;
+		return stk_ip_output_dev(st, &p, ifindex);
+	}
 	return stk_ip_output(st, &p, sk->core->dev);
 }
 
