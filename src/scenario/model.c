@@ -561,8 +561,9 @@ static void m_connect(sc_backend *b, int p, int fd, const sc_sockaddr *a, bool n
 			unspec.family = ST_AF_UNSPEC;
 			stk_connect(sk, &unspec, &c, NULL);
 			err = -ETIMEDOUT;
-			tappend(m, "no answer within %llu ms: the attempt is given up (connect(AF_UNSPEC)), "
-				   "as the kernel replay does", (unsigned long long)((CONNECT_WAIT_NS + 4 * m->max_delay) / 1000000u));
+			unsigned long long ms = (CONNECT_WAIT_NS + 4 * m->max_delay) / 1000000u;
+			tappend(m, "no answer within %llu ms: the attempt is given up "
+				   "(connect(AF_UNSPEC)), as the kernel replay does", ms);
 		} else {
 			err = stk_connect(sk, &sa, &c, &ex);
 			if (err == -EALREADY)
