@@ -637,8 +637,10 @@ int stk_recv(stk_sock *sk, uint8_t *buf, size_t cap, size_t *n, st_sockaddr *fro
 	if (avail) {
 		size_t k = stk_bytes_peek(&sk->tcb.rcvq, 0, buf, cap);
 		stk_bytes_drop(&sk->tcb.rcvq, k);
+		/* tcp_recvmsg fills in no address: recvfrom on TCP gets an
+		 * empty one (family 0). */
 		if (from)
-			st_getpeername(sk->core, from);
+			memset(from, 0, sizeof(*from));
 		*n = k;
 		stk_tcp_window_update(sk);
 		return 0;
