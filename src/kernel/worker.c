@@ -282,7 +282,7 @@ static void do_connect(const kr_req *q, kr_rsp *rsp)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int saved, r, e;
+	int saved = 0, r, e;
 
 	r = to_kernel(&q->addr, &ss, &len);
 	if (r < 0) {
@@ -334,7 +334,7 @@ static void do_accept(const kr_req *q, kr_rsp *rsp)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	int saved, r, fd;
+	int saved = 0, r, fd;
 
 	r = set_nonblock(q->fd, &saved);
 	if (r < 0) {
