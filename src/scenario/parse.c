@@ -1066,7 +1066,7 @@ static int w_link(struct pstate *ps, const sc_tok *a, uint32_t n, sc_stmt *st)
 	static const char *const names[] = { "HOST:CIDR", "HOST:CIDR" };
 	static const char usage[] = "link HOST:CIDR HOST:CIDR [delay=DURATION]";
 	sc_linkarg l;
-	struct kv kv[1];
+	struct kv kv[1] = { { 0 } };
 	uint32_t nkv = 0;
 
 	memset(&l, 0, sizeof(l));
