@@ -22,6 +22,12 @@
  * bytes_per_socket is the growth of the resident set while the tables
  * were built, divided by the sockets: the library's index memory, without
  * the caller's st_sock records (which the `memory` workload includes).
+ *
+ * lookup-established runs its batched variants a second time from 1M
+ * sockets with the caller's records in huge pages ("thp records"): the
+ * library is the same, only where the caller put its records differs.
+ * The `machine` workload (bench/floor.c) measures what a random line read
+ * costs at the same working sets, the floor every figure here stands on.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* malloc_trim; the build defines it already */
@@ -37,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "floor.h"
 #include "socktab/socktab.h"
 
 enum {
@@ -48,6 +55,7 @@ enum {
 	LOOKUP_REPS = 3,           /* repetitions; the fastest is reported */
 	EXHAUST_REPS = 3,          /* timed exhaustion runs; the fastest is reported */
 	BATCH = 256,               /* keys per st_lookup_established_batch */
+	THP_RECORDS_MIN = 1000000, /* records in huge pages: from 1M sockets */
 	WILDCARD_OPS = 100000,     /* wildcard binds beside N owners */
 	LISTENER_GROUP = 1000,     /* the wildcard reuseport group */
 	PORTS_PER_ADDR = 64512,    /* 1024..65535 */
@@ -70,12 +78,14 @@ typedef struct bench_result {
 	double last1_ns;           /* median of the last 1% of successful calls */
 	double fail_ns;            /* the call that found the range exhausted */
 	double decile_ns[10];      /* median call per tenth of the fill */
+	double records_huge;       /* share of the records in huge pages; < 0: not asked */
 } bench_result;
 
 typedef struct bench_out {
 	FILE *f;
 	bool json;
 	bool header;
+	bool machine_header;       /* the machine workload's own columns */
 } bench_out;
 
 static void emit(bench_out *o, const bench_result *r)
@@ -89,6 +99,8 @@ static void emit(bench_out *o, const bench_result *r)
 			"\"bytes_per_socket\":%.1f,\"record_bytes\":%zu,\"wall_seconds\":%.6f",
 			r->workload, r->variant, r->sockets, r->ops, r->seconds, ns, mops,
 			r->bytes_per_socket, sizeof(st_sock), r->wall);
+		if (r->records_huge >= 0)
+			fprintf(o->f, ",\"records_huge_share\":%.3f", r->records_huge);
 		if (r->per_call) {
 			fprintf(o->f, ",\"last1pct_ns_per_op\":%.1f,\"exhausted_call_ns\":%.1f,"
 				      "\"decile_ns_per_op\":[",
@@ -111,6 +123,8 @@ static void emit(bench_out *o, const bench_result *r)
 			fprintf(o->f, "  last 1%%: %.0f ns, exhausted: %.0f ns, first/last tenth: "
 				      "%.0f/%.0f ns",
 				r->last1_ns, r->fail_ns, r->decile_ns[0], r->decile_ns[9]);
+		if (r->records_huge >= 0)
+			fprintf(o->f, "  records in huge pages: %.0f%%", r->records_huge * 100.0);
 		fprintf(o->f, "\n");
 	}
 	fflush(o->f);
@@ -156,6 +170,7 @@ static bench_result result(const char *wl, const char *variant, size_t sockets, 
 	r.seconds = (double)(b.cpu - a.cpu) / 1e9;
 	r.wall = (double)(b.wall - a.wall) / 1e9;
 	r.bytes_per_socket = bps;
+	r.records_huge = -1.0;
 	return r;
 }
 
@@ -197,40 +212,64 @@ static int protoerr(const char *wl, const char *variant, const char *what, size_
 	return -EPROTO;
 }
 
-/* A net and an array of initialised records; freed by env_done. */
+/*
+ * A net and an array of initialised records; freed by env_done.  The
+ * records come from calloc (what most callers do: at a million records
+ * glibc maps them with 4 KiB pages) or, for the "thp records" layout,
+ * from a 2 MiB-aligned mapping with MADV_HUGEPAGE, as a server embedding
+ * ten million connections would lay them out.  Invariant: records_map.base
+ * is non-NULL exactly when the records live in that mapping.
+ */
 typedef struct env {
 	st_net *net;
 	st_sock *socks;
 	size_t n;
+	st_bench_region records_map;
 } env;
 
-static int env_new(env *e, size_t n, int proto)
+static void env_done(env *e)
+{
+	st_net_free(e->net);
+	if (e->records_map.base)
+		st_bench_unmap(&e->records_map);
+	else
+		free(e->socks);
+	memset(e, 0, sizeof(*e));
+	malloc_trim(0);
+}
+
+static int env_new_layout(env *e, size_t n, int proto, bool huge_records)
 {
 	memset(e, 0, sizeof(*e));
 	if (st_net_new(&e->net, BENCH_SEED, NULL) != 0)
 		return -ENOMEM;
-	e->socks = calloc(n ? n : 1, sizeof(st_sock));
+	size_t count = n ? n : 1;
+	if (huge_records) {
+		if (count > SIZE_MAX / sizeof(st_sock) ||
+		    st_bench_map(&e->records_map, count * sizeof(st_sock), true) != 0) {
+			env_done(e);
+			return -ENOMEM;
+		}
+		e->socks = e->records_map.mem; /* zero-filled, as from calloc */
+	} else {
+		e->socks = calloc(count, sizeof(st_sock));
+	}
 	if (!e->socks) {
-		st_net_free(e->net);
-		e->net = NULL;
+		env_done(e);
 		return -ENOMEM;
 	}
 	e->n = n;
 	for (size_t i = 0; i < n; i++)
 		if (st_sock_init(e->net, &e->socks[i], proto, ST_AF_INET, BENCH_UID) != 0) {
-			st_net_free(e->net);
-			free(e->socks);
+			env_done(e);
 			return -EINVAL;
 		}
 	return 0;
 }
 
-static void env_done(env *e)
+static int env_new(env *e, size_t n, int proto)
 {
-	st_net_free(e->net);
-	free(e->socks);
-	memset(e, 0, sizeof(*e));
-	malloc_trim(0);
+	return env_new_layout(e, n, proto, false);
 }
 
 static int set_flags(env *e, uint32_t opt_mask)
@@ -733,7 +772,7 @@ static uintptr_t timed_lookups(st_net *net, const pktset *s, lookup_fn fn, bool 
  */
 static int run_lookups(bench_out *o, const char *wl, const char *variant, st_net *net,
 		       const pktset *s, lookup_fn fn, bool batch, size_t sockets, double bps,
-		       bool (*check)(const st_sock *sk))
+		       bool (*check)(const st_sock *sk), double records_huge)
 {
 	uintptr_t want_sum = 0;
 	for (size_t i = 0; i < s->m; i++) {
@@ -759,14 +798,23 @@ static int run_lookups(bench_out *o, const char *wl, const char *variant, st_net
 		}
 	}
 	bench_result r = result(wl, variant, sockets, (uint64_t)(s->m * passes), best0, best1, bps);
+	r.records_huge = records_huge;
 	emit(o, &r);
 	return 0;
 }
 
-static int wl_lookup_established(bench_out *o, size_t n)
+/*
+ * One record layout: N children of one listener, then the variants.  The
+ * calloc layout runs all four (single and batched, hits and misses); the
+ * "thp records" layout, the same table with the records in huge pages,
+ * runs the batched ones, labelled so (its misses read no record, and are
+ * the control: they should not change).  Packets are drawn from the same
+ * seed in both layouts, so both look up the same sockets.
+ */
+static int lookup_established_layout(bench_out *o, size_t n, bool huge_records)
 {
 	env e;
-	int err = env_new(&e, n + 1, ST_TCP);
+	int err = env_new_layout(&e, n + 1, ST_TCP, huge_records);
 	if (err)
 		return err;
 	malloc_trim(0);
@@ -786,7 +834,17 @@ static int wl_lookup_established(bench_out *o, size_t n)
 	uint64_t rng = 12345;
 	static const char *const variants[4] = {"single-hit", "batch-hit", "single-miss",
 						"batch-miss"};
+	static const char *const thp_variants[4] = {NULL, "batch-hit (thp records)", NULL,
+						    "batch-miss (thp records)"};
+	/* What the kernel made of the advice (0 when it could not be read). */
+	double huge = -1.0;
+	if (huge_records) {
+		huge = st_bench_huge_share(e.socks, (n + 1) * sizeof(st_sock));
+		huge = huge < 0 ? 0.0 : huge;
+	}
 	for (int v = 0; v < 4 && !err; v++) {
+		if (huge_records && !thp_variants[v])
+			continue;
 		bool miss = v >= 2;
 		for (size_t i = 0; i < s.m; i++) {
 			size_t idx = (size_t)(rng_next(&rng) % n);
@@ -798,11 +856,19 @@ static int wl_lookup_established(bench_out *o, size_t n)
 			s.p[i] = tcp_pkt(sa, rem.port, 0x7f000001u, 8080);
 			s.want[i] = miss ? NULL : &e.socks[idx];
 		}
-		err = run_lookups(o, "lookup-established", variants[v], e.net, &s, lk_established,
-				  v & 1, n, bps, NULL);
+		err = run_lookups(o, "lookup-established", huge_records ? thp_variants[v] : variants[v],
+				  e.net, &s, lk_established, v & 1, n, bps, NULL, huge);
 	}
 	pktset_free(&s);
 	env_done(&e);
+	return err;
+}
+
+static int wl_lookup_established(bench_out *o, size_t n)
+{
+	int err = lookup_established_layout(o, n, false);
+	if (!err && n >= THP_RECORDS_MIN)
+		err = lookup_established_layout(o, n, true);
 	return err;
 }
 
@@ -858,7 +924,7 @@ static int wl_lookup_listener(bench_out *o, size_t n)
 		}
 		err = run_lookups(o, "lookup-listener", v == 0 ? "exact" : "wildcard-group", e.net, &s,
 				  lk_tcp, false, total, per_socket(r0, r1, total),
-				  v == 0 ? NULL : is_wildcard_listener);
+				  v == 0 ? NULL : is_wildcard_listener, -1.0);
 	}
 	pktset_free(&s);
 	env_done(&e);
@@ -922,11 +988,18 @@ static int wl_lookup_udp(bench_out *o, size_t n)
 			s.want[i] = sk;
 		}
 		err = run_lookups(o, "lookup-udp", v == 0 ? "connected" : "unconnected", e.net, &s,
-				  lk_udp, false, n, per_socket(r0, r1, n), NULL);
+				  lk_udp, false, n, per_socket(r0, r1, n), NULL, -1.0);
 		pktset_free(&s);
 		env_done(&e);
 	}
 	return err;
+}
+
+/* ---- the machine (bench/floor.c) -------------------------------------- */
+
+static int wl_machine(bench_out *o, size_t n)
+{
+	return st_bench_machine(o->f, o->json, &o->machine_header, n);
 }
 
 /* ---- the table of workloads ------------------------------------------- */
@@ -963,6 +1036,9 @@ static const workload_def workloads[] = {
 	 "UDP lookups among N connected sockets (4-tuple) or N sockets on N addresses"},
 	{"memory", wl_memory, 10000000,
 	 "N accepted TCP children of one listener: RSS growth / N, socket records included"},
+	{"machine", wl_machine, 10000000,
+	 "the memory floor at the working set of N sockets: dependent random line reads "
+	 "(latency) and prefetched independent ones (throughput), 4 KiB and huge pages"},
 };
 
 static const size_t default_sizes[] = {1000, 10000, 100000, 1000000, 10000000};
@@ -983,7 +1059,7 @@ static int run_one(const workload_def *w, size_t sockets, bench_out *o)
 
 int st_bench_run(const char *workload, size_t sockets, bool json, FILE *out)
 {
-	bench_out o = {out ? out : stdout, json, false};
+	bench_out o = {out ? out : stdout, json, false, false};
 	size_t nw = sizeof(workloads) / sizeof(workloads[0]);
 	if (!workload)
 		return -EINVAL;

@@ -12,6 +12,8 @@
  * run: sockets in the tables, operations timed, seconds, ns per operation
  * and bytes per socket (RSS growth over the timed phase divided by the
  * sockets; see docs/performance.md for what each workload counts).
+ * `machine` is the odd one out: it measures the machine (random line
+ * reads over the working set of N sockets, bench/floor.c), not the library.
  */
 #ifndef SOCKTAB_BENCH_WORKLOADS_H
 #define SOCKTAB_BENCH_WORKLOADS_H
