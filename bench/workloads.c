@@ -112,12 +112,12 @@ static void emit(bench_out *o, const bench_result *r)
 		fprintf(o->f, "}\n");
 	} else {
 		if (!o->header) {
-			fprintf(o->f, "%-18s %-12s %9s %9s %10s %10s %8s %8s  %s\n", "workload",
+			fprintf(o->f, "%-18s %-24s %9s %9s %10s %10s %8s %8s  %s\n", "workload",
 				"variant", "sockets", "ops", "seconds", "ns/op", "Mops/s", "B/sock",
 				"per call as the range fills");
 			o->header = true;
 		}
-		fprintf(o->f, "%-18s %-12s %9zu %9" PRIu64 " %10.4f %10.1f %8.2f %8.1f", r->workload,
+		fprintf(o->f, "%-18s %-24s %9zu %9" PRIu64 " %10.4f %10.1f %8.2f %8.1f", r->workload,
 			r->variant, r->sockets, r->ops, r->seconds, ns, mops, r->bytes_per_socket);
 		if (r->per_call)
 			fprintf(o->f, "  last 1%%: %.0f ns, exhausted: %.0f ns, first/last tenth: "
