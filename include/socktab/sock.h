@@ -101,14 +101,23 @@ enum {
 
 struct st_portbkt;
 struct st_agg;
-struct st_chain;
-struct st_rpgroup;
+struct st_sockx;
 
 /*
  * A socket record.  Addresses are 16-byte v4-mapped where IPv4 (for an
  * AF_INET6 socket bound to a native address, Linux keeps the IPv4 shadow
  * 127.0.0.6; here the v6 address itself is kept and the rules use the
  * family and V6ONLY bit instead).
+ *
+ * Shape: 112 bytes, because at millions of connections the record is most
+ * of the memory.  What every socket needs is inline, the 4-tuple and the
+ * device first (the established lookup compares bytes 0..47 and nothing
+ * else).  What only sockets in a lookup chain need -- listeners and bound
+ * UDP sockets: chain links and position, SO_REUSEPORT group, UDP primary
+ * chain -- lives in a struct st_sockx that the core allocates when the
+ * socket first enters a chain and frees when it leaves them all; an
+ * established TCP socket has none.  TIME_WAIT records sit in a ring of
+ * the net (tw_slot), not a list, to save the two links.
  *
  * Invariants (kept by the core, checked by st_net_check()):
  *  - ST_F_HASHED  <=> lport != 0 and the socket is counted in exactly one
@@ -118,12 +127,15 @@ struct st_rpgroup;
  *    a connected UDP socket is in its chain but parked
  *    (ST_F_CHAIN_PARKED): it keeps its chain position and is never scored,
  *    since only its own peer may reach it and the 4-tuple stage finds it;
- *  - a UDP owner is in its port's primary chain (pr_next/pr_prev) in the
- *    kernel's order: sockets bound without being AF_INET6 + SO_REUSEPORT
- *    newest first, then AF_INET6 SO_REUSEPORT ones oldest first;
+ *  - x != NULL <=> ST_F_LHASHED, or a UDP owner (primary chain), or a
+ *    SO_REUSEPORT group member; x is never shared between records;
+ *  - a UDP owner is in its port's primary chain in the kernel's order:
+ *    sockets bound without being AF_INET6 + SO_REUSEPORT newest first,
+ *    then AF_INET6 SO_REUSEPORT ones oldest first;
  *  - ST_F_EHASHED <=> TCP state is not CLOSE/LISTEN, or UDP is connected
  *    with a specific local address; the 4-tuple table holds it once;
- *  - rp_group != NULL => the group's member array holds it at rp_index.
+ *  - state == ST_TIME_WAIT and hashed => the net's TIME_WAIT ring holds
+ *    it at tw_slot, entered at tw_since.
  */
 typedef struct st_sock {
 	st_addr laddr;          /* bound/receive address (:: = none)        */
@@ -135,26 +147,18 @@ typedef struct st_sock {
 	uint8_t state;          /* st_state                                 */
 	uint8_t kind;           /* internal: coverage class                 */
 	uint32_t flags;         /* ST_F_*                                   */
-	uint32_t uid;           /* owner (sk_uid)                           */
 	int32_t dev;            /* bound device index, 0 = none             */
+	uint32_t uid;           /* owner (sk_uid)                           */
 	uint32_t port_range;    /* IP_LOCAL_PORT_RANGE value                */
 	uint16_t stale_lport;   /* what getsockname shows after a release   */
-	uint16_t rp_index;
+	uint16_t reserved;      /* zero                                     */
 	/* --- internal linkage, do not touch --- */
+	uint32_t tw_slot;       /* TIME_WAIT: position in the net's ring    */
 	struct st_portbkt *bkt;
 	struct st_agg *agg;
-	struct st_chain *chain;
-	struct st_sock *own_next, *own_prev; /* owners of `agg`            */
-	struct st_sock *ch_next, *ch_prev;   /* lookup chain class list    */
-	struct st_rpgroup *rp_group;
-	int64_t chain_pos;      /* order in the lookup chain (ascending)    */
-	uint64_t prim_seq;      /* order of port acquisition (newest = max) */
+	struct st_sock *own_next, *own_prev; /* owners of `bkt`, newest first */
 	uint64_t tw_since;      /* TIME_WAIT entry time, ns                 */
-	struct st_sock *tw_next; /* TIME_WAIT FIFO                           */
-	struct st_sock *pr_next, *pr_prev; /* UDP: the port's primary chain,
-	                         * in the kernel's order (see bind.c)       */
-	uint64_t conn_seq;      /* UDP: order of the last connect() from the
-	                         * unconnected state (newest = max)          */
+	struct st_sockx *x;     /* chain, group and primary-chain linkage   */
 } st_sock;
 
 /* Prepare a record: proto ST_TCP or ST_UDP, family ST_AF_INET or

@@ -16,6 +16,12 @@
  * that NULL always means "failed" (malloc(0) may legally return NULL, and
  * realloc(p, 0) may free p, which would break "a failed realloc leaves the
  * old block intact").
+ *
+ * st_alloc_attempt is the same countdown for allocations served by an
+ * allocator above this one (htab.c's object pool hands out most objects
+ * from chunks it already holds): each object counts, and can fail, as if
+ * it were a malloc of its own, so that a walk that fails every
+ * allocation in turn still reaches every -ENOMEM path of a call.
  */
 #include "alloc.h"
 
@@ -58,6 +64,11 @@ void *st_realloc(void *p, size_t n)
 	if (should_fail())
 		return NULL;
 	return realloc(p, n ? n : 1);
+}
+
+int st_alloc_attempt(void)
+{
+	return should_fail();
 }
 
 void st_free(void *p)

@@ -16,6 +16,12 @@ void *st_calloc(size_t nmemb, size_t size);
 void *st_realloc(void *p, size_t n);
 void st_free(void *p);
 
+/* For allocators layered on these (htab.c's pool): count one allocation
+ * attempt that is served without calling malloc; nonzero when the test
+ * hook chose this attempt to fail.  Keeps "fail the Nth allocation"
+ * exhaustive over every object a call takes, wherever it comes from. */
+int st_alloc_attempt(void);
+
 /* Test hook: the allocation numbered `n` from now (1 = the next one) fails;
  * 0 disables.  Returns how many allocations happened since the last call. */
 uint64_t st_alloc_fail_at(uint64_t n);

@@ -225,19 +225,20 @@ static bool port_range(const st_net *net, const st_sock *sk, int *lo, int *hi)
 void udp_primary_insert(struct st_portbkt *b, st_sock *sk)
 {
 	bool tail = sk->family == ST_AF_INET6 && sk_has(sk, ST_F_REUSEPORT);
+	struct st_sockx *x = sk->x;
 	if (tail) {
-		sk->pr_next = NULL;
-		sk->pr_prev = b->pr_tail;
+		x->pr_next = NULL;
+		x->pr_prev = b->pr_tail;
 		if (b->pr_tail)
-			b->pr_tail->pr_next = sk;
+			b->pr_tail->x->pr_next = sk;
 		else
 			b->pr_head = sk;
 		b->pr_tail = sk;
 	} else {
-		sk->pr_prev = NULL;
-		sk->pr_next = b->pr_head;
+		x->pr_prev = NULL;
+		x->pr_next = b->pr_head;
 		if (b->pr_head)
-			b->pr_head->pr_prev = sk;
+			b->pr_head->x->pr_prev = sk;
 		else
 			b->pr_tail = sk;
 		b->pr_head = sk;
@@ -246,15 +247,16 @@ void udp_primary_insert(struct st_portbkt *b, st_sock *sk)
 
 void udp_primary_remove(struct st_portbkt *b, st_sock *sk)
 {
-	if (sk->pr_prev)
-		sk->pr_prev->pr_next = sk->pr_next;
+	struct st_sockx *x = sk->x;
+	if (x->pr_prev)
+		x->pr_prev->x->pr_next = x->pr_next;
 	else
-		b->pr_head = sk->pr_next;
-	if (sk->pr_next)
-		sk->pr_next->pr_prev = sk->pr_prev;
+		b->pr_head = x->pr_next;
+	if (x->pr_next)
+		x->pr_next->x->pr_prev = x->pr_prev;
 	else
-		b->pr_tail = sk->pr_prev;
-	sk->pr_next = sk->pr_prev = NULL;
+		b->pr_tail = x->pr_prev;
+	x->pr_next = x->pr_prev = NULL;
 }
 
 /* Take `port` for sk at address a (kind), linking it everywhere.  For UDP
@@ -275,16 +277,24 @@ int port_take_prepare(st_net *net, const st_sock *sk, uint16_t port, int kind, c
 	tmp.kind = (uint8_t)kind;
 	tmp.laddr = *a;
 	if (sk->proto == ST_UDP) {
-		err = chain_prepare(net, &tmp, &tp->c, &tp->cc);
+		err = sockx_prepare(net, sk, &tp->x);
+		if (!err) {
+			err = chain_prepare(net, &tmp, &tp->c, &tp->cc);
+			if (err)
+				sockx_abort(net, tp->x);
+		}
 		if (!err && sk_has(sk, ST_F_REUSEPORT)) {
 			err = rp_prepare(net, &tmp, &tp->rp);
-			if (err)
+			if (err) {
 				chain_abort(net, tp->c, tp->cc);
-			else
+				sockx_abort(net, tp->x);
+			} else {
 				tp->has_rp = true;
+			}
 		}
 		if (err) {
 			owner_abort(net, &tp->own);
+			memset(tp, 0, sizeof(*tp));
 			return err;
 		}
 	}
@@ -300,6 +310,7 @@ void port_take_abort(st_net *net, st_take_prep *tp)
 		rp_abort(net, &tp->rp);
 	if (tp->c)
 		chain_abort(net, tp->c, tp->cc);
+	sockx_abort(net, tp->x);
 	owner_abort(net, &tp->own);
 	memset(tp, 0, sizeof(*tp));
 }
@@ -313,6 +324,7 @@ void port_take_commit(st_net *net, st_sock *sk, st_take_prep *tp, bool connect_b
 		sk->flags |= ST_F_CONNECT_BIND;
 	owner_link(net, sk, &tp->own);
 	if (sk->proto == ST_UDP) {
+		sockx_attach(sk, tp->x);
 		udp_primary_insert(sk->bkt, sk);
 		bool tail = sk->family == ST_AF_INET6 && sk_has(sk, ST_F_REUSEPORT);
 		chain_link(net, sk, tp->c, tail);
@@ -344,6 +356,7 @@ void port_release(st_net *net, st_sock *sk)
 		owner_unlink(net, sk);
 	}
 	sk->flags &= ~ST_F_CONNECT_BIND;
+	sockx_put(net, sk);
 }
 
 /* ---- TCP get_port ------------------------------------------------------ */
@@ -584,7 +597,7 @@ static bool udp_port_ok(st_net *net, const st_sock *sk, uint16_t port, int kind,
 	}
 	const struct st_portbkt *b = bkt_find(net, ST_UDP, port);
 	const st_sock *e = NULL;
-	for (const st_sock *o = b ? b->pr_head : NULL; o; o = o->pr_next) {
+	for (const st_sock *o = b ? b->pr_head : NULL; o; o = o->x->pr_next) {
 		if (udp_relevant_owner(sk, kind, a, o)) {
 			e = o;
 			break;
@@ -914,10 +927,18 @@ int st_listen(st_net *net, st_sock *sk, const st_cred *cred, st_explain *ex)
 	}
 	probe.lport = port;
 	probe.kind = (uint8_t)kind;
+	struct st_sockx *x;
+	err = sockx_prepare(net, sk, &x);
+	if (err) {
+		if (prepped)
+			owner_abort(net, &p);
+		return err;
+	}
 	struct st_chain *c;
 	bool cc;
 	err = chain_prepare(net, &probe, &c, &cc);
 	if (err) {
+		sockx_abort(net, x);
 		if (prepped)
 			owner_abort(net, &p);
 		return err;
@@ -928,6 +949,7 @@ int st_listen(st_net *net, st_sock *sk, const st_cred *cred, st_explain *ex)
 		err = rp_prepare(net, &probe, &g);
 		if (err) {
 			chain_abort(net, c, cc);
+			sockx_abort(net, x);
 			if (prepped)
 				owner_abort(net, &p);
 			/* A full group: __inet_hash fails with ENOMEM after
@@ -961,6 +983,7 @@ int st_listen(st_net *net, st_sock *sk, const st_cred *cred, st_explain *ex)
 	fast_update(sk->bkt, sk, kind, &sk->laddr, false);
 	bkt_mark(net, ST_TCP, port, sk->bkt);
 	bool tail = sk->family == ST_AF_INET6 && sk_has(sk, ST_F_REUSEPORT);
+	sockx_attach(sk, x);
 	chain_link(net, sk, c, tail);
 	if (rp)
 		rp_join(net, sk, &g);
@@ -975,6 +998,7 @@ int st_unlisten(st_net *net, st_sock *sk)
 		return -EINVAL;
 	rp_leave(net, sk);
 	chain_unlink(net, sk);
+	sockx_put(net, sk);
 	owner_uncount(net, sk);
 	sk->state = ST_CLOSE;
 	owner_count(net, sk);
@@ -990,27 +1014,12 @@ int st_unlisten(st_net *net, st_sock *sk)
 	return 0;
 }
 
-void tw_fifo_remove(st_net *net, st_sock *sk)
-{
-	/* TIME_WAIT records are never in a lookup chain, so the FIFO borrows
-	 * the chain links. */
-	if (sk->ch_prev)
-		sk->ch_prev->ch_next = sk->ch_next;
-	else if (net->tw_head == sk)
-		net->tw_head = sk->ch_next;
-	if (sk->ch_next)
-		sk->ch_next->ch_prev = sk->ch_prev;
-	else if (net->tw_tail == sk)
-		net->tw_tail = sk->ch_prev;
-	sk->ch_next = sk->ch_prev = NULL;
-}
-
 void st_close(st_net *net, st_sock *sk)
 {
 	if (!net || !sk)
 		return;
 	if (sk->state == ST_TIME_WAIT)
-		tw_fifo_remove(net, sk);
+		tw_ring_remove(net, sk);
 	if (sk_has(sk, ST_F_EHASHED)) {
 		if (sk->proto == ST_TCP && sk_has(sk, ST_F_CONNECT_BIND))
 			conn_dest_del(net, sk);

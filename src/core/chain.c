@@ -120,44 +120,50 @@ void chain_abort(st_net *net, struct st_chain *c, bool created)
 
 /* Insert in chain_pos order.  Head and tail insertions are O(1); only an
  * unpark or a device change into the middle of a class walks. */
+static void class_set_head(struct st_class *cl, st_sock *sk)
+{
+	cl->head = sk;
+	cl->head_pos = sk ? sk->x->chain_pos : 0;
+}
+
 static void class_insert_sorted(struct st_class *cl, st_sock *sk)
 {
-	if (!cl->head || sk->chain_pos < cl->head->chain_pos) {
-		sk->ch_prev = NULL;
-		sk->ch_next = cl->head;
+	if (!cl->head || sk->x->chain_pos < cl->head_pos) {
+		sk->x->ch_prev = NULL;
+		sk->x->ch_next = cl->head;
 		if (cl->head)
-			cl->head->ch_prev = sk;
+			cl->head->x->ch_prev = sk;
 		else
 			cl->tail = sk;
-		cl->head = sk;
-	} else if (sk->chain_pos > cl->tail->chain_pos) {
-		sk->ch_next = NULL;
-		sk->ch_prev = cl->tail;
-		cl->tail->ch_next = sk;
+		class_set_head(cl, sk);
+	} else if (sk->x->chain_pos > cl->tail->x->chain_pos) {
+		sk->x->ch_next = NULL;
+		sk->x->ch_prev = cl->tail;
+		cl->tail->x->ch_next = sk;
 		cl->tail = sk;
 	} else {
 		st_sock *p = cl->head;
-		while (p->ch_next && p->ch_next->chain_pos < sk->chain_pos)
-			p = p->ch_next;
-		sk->ch_next = p->ch_next;
-		sk->ch_prev = p;
-		p->ch_next->ch_prev = sk;
-		p->ch_next = sk;
+		while (p->x->ch_next && p->x->ch_next->x->chain_pos < sk->x->chain_pos)
+			p = p->x->ch_next;
+		sk->x->ch_next = p->x->ch_next;
+		sk->x->ch_prev = p;
+		p->x->ch_next->x->ch_prev = sk;
+		p->x->ch_next = sk;
 	}
 	cl->n++;
 }
 
 static void class_list_remove(struct st_class *cl, st_sock *sk)
 {
-	if (sk->ch_prev)
-		sk->ch_prev->ch_next = sk->ch_next;
+	if (sk->x->ch_prev)
+		sk->x->ch_prev->x->ch_next = sk->x->ch_next;
 	else
-		cl->head = sk->ch_next;
-	if (sk->ch_next)
-		sk->ch_next->ch_prev = sk->ch_prev;
+		class_set_head(cl, sk->x->ch_next);
+	if (sk->x->ch_next)
+		sk->x->ch_next->x->ch_prev = sk->x->ch_prev;
 	else
-		cl->tail = sk->ch_prev;
-	sk->ch_next = sk->ch_prev = NULL;
+		cl->tail = sk->x->ch_prev;
+	sk->x->ch_next = sk->x->ch_prev = NULL;
 	cl->n--;
 }
 
@@ -191,22 +197,22 @@ void chain_link(st_net *net, st_sock *sk, struct st_chain *c, bool at_tail)
 		st_htab_insert(&net->h, &c->h, &k, st_htab_hash(&net->h, &k));
 	}
 	struct st_class *cl = class_get(c, sk);
-	sk->chain_pos = at_tail ? ++net->tail_pos : --net->head_pos;
+	sk->x->chain_pos = at_tail ? ++net->tail_pos : --net->head_pos;
 	if (sk_parks(sk)) {
 		cl->nparked++;
-		sk->ch_next = sk->ch_prev = NULL;
+		sk->x->ch_next = sk->x->ch_prev = NULL;
 		sk->flags |= ST_F_CHAIN_PARKED;
 	} else {
 		class_insert_sorted(cl, sk);
 	}
 	c->n++;
-	sk->chain = c;
+	sk->x->chain = c;
 	sk->flags |= ST_F_LHASHED;
 }
 
 void chain_unlink(st_net *net, st_sock *sk)
 {
-	struct st_chain *c = sk->chain;
+	struct st_chain *c = sk_chain(sk);
 	if (!c)
 		return;
 	struct st_class *cl = class_of(c, sk);
@@ -218,7 +224,7 @@ void chain_unlink(st_net *net, st_sock *sk)
 	}
 	class_drop_if_empty(c, cl);
 	c->n--;
-	sk->chain = NULL;
+	sk->x->chain = NULL;
 	sk->flags &= ~ST_F_LHASHED;
 	if (c->n == 0) {
 		st_htab_remove(&net->h, &c->h);
@@ -230,9 +236,9 @@ void chain_unlink(st_net *net, st_sock *sk)
 void chain_park(st_net *net, st_sock *sk)
 {
 	(void)net;
-	if (!sk->chain || sk_has(sk, ST_F_CHAIN_PARKED))
+	if (!sk_chain(sk) || sk_has(sk, ST_F_CHAIN_PARKED))
 		return;
-	struct st_class *cl = class_of(sk->chain, sk);
+	struct st_class *cl = class_of(sk->x->chain, sk);
 	class_list_remove(cl, sk);
 	cl->nparked++;
 	sk->flags |= ST_F_CHAIN_PARKED;
@@ -241,9 +247,9 @@ void chain_park(st_net *net, st_sock *sk)
 void chain_unpark(st_net *net, st_sock *sk)
 {
 	(void)net;
-	if (!sk->chain || !sk_has(sk, ST_F_CHAIN_PARKED))
+	if (!sk_chain(sk) || !sk_has(sk, ST_F_CHAIN_PARKED))
 		return;
-	struct st_class *cl = class_of(sk->chain, sk);
+	struct st_class *cl = class_of(sk->x->chain, sk);
 	cl->nparked--;
 	sk->flags &= ~ST_F_CHAIN_PARKED;
 	class_insert_sorted(cl, sk);
@@ -251,22 +257,22 @@ void chain_unpark(st_net *net, st_sock *sk)
 
 void chain_move_head(st_net *net, st_sock *sk)
 {
-	if (!sk->chain)
+	if (!sk_chain(sk))
 		return;
 	if (sk_has(sk, ST_F_CHAIN_PARKED)) {
-		sk->chain_pos = --net->head_pos;
+		sk->x->chain_pos = --net->head_pos;
 		return;
 	}
-	struct st_class *cl = class_of(sk->chain, sk);
+	struct st_class *cl = class_of(sk->x->chain, sk);
 	class_list_remove(cl, sk);
-	sk->chain_pos = --net->head_pos;
+	sk->x->chain_pos = --net->head_pos;
 	class_insert_sorted(cl, sk);
 }
 
 void chain_set_dev(st_net *net, st_sock *sk, int32_t old_dev, int32_t dev)
 {
 	(void)net;
-	struct st_chain *c = sk->chain;
+	struct st_chain *c = sk_chain(sk);
 	sk->dev = dev;
 	if (!c)
 		return;

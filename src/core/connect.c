@@ -678,7 +678,7 @@ static int tcp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
 			return err;
 		}
 	}
-	err = st_ehash_reserve(&net->tcp_e);
+	err = st_ehash_reserve(&net->tcp_e, sk);
 	if (err) {
 		if (d)
 			dest_abort(d, dc, bits);
@@ -760,10 +760,11 @@ static int tcp_unconnect(st_net *net, st_sock *sk, bool reset_addr)
 		sk->flags &= ~ST_F_EHASHED;
 	}
 	if (sk->state == ST_TIME_WAIT)
-		tw_fifo_remove(net, sk);
+		tw_ring_remove(net, sk);
 	if (sk->state == ST_LISTEN) {
 		rp_leave(net, sk);
 		chain_unlink(net, sk);
+		sockx_put(net, sk);
 	}
 	if (sk_has(sk, ST_F_HASHED)) {
 		owner_uncount(net, sk);
@@ -863,7 +864,7 @@ static int udp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
 		}
 	}
 	if (!err) {
-		err = st_ehash_reserve(&net->udp_e);
+		err = st_ehash_reserve(&net->udp_e, sk);
 		if (err && (wildcard || devchange)) {
 			chain_abort(net, nc, ncc);
 			owner_abort(net, &p);
@@ -887,8 +888,8 @@ static int udp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
 	 * socket, which has already detached it from its group: only a
 	 * socket connecting on its bound address marks its group (E19c/d).
 	 * Then, 6.13+, the connected socket leaves the group (D-U9). */
-	if (sk->rp_group && !wildcard)
-		sk->rp_group->has_conns = true;
+	if (sk_rpg(sk) && !wildcard)
+		sk_rpg(sk)->has_conns = true;
 	rp_leave(net, sk);
 	bool first = sk->state != ST_ESTABLISHED;
 	sk->state = ST_ESTABLISHED; /* from here on chain_link parks it */
@@ -914,7 +915,7 @@ static int udp_connect(st_net *net, st_sock *sk, const st_sockaddr *sa, int addr
 		}
 	}
 	if (first)
-		sk->conn_seq = ++net->seq;
+		sk->x->conn_seq = ++net->seq;
 	sk->raddr = rc.dst;
 	sk->rport = sa->port;
 	ehash_add(net, sk);
@@ -1067,7 +1068,7 @@ int st_accept_child(st_net *net, const st_sock *lsk, st_sock *child, const st_so
 	int err = owner_prepare(net, &c, ST_TCP, c.lport, kind, &c.laddr, c.dev, &p);
 	if (err)
 		return err;
-	err = st_ehash_reserve(&net->tcp_e);
+	err = st_ehash_reserve(&net->tcp_e, child);
 	if (err) {
 		owner_abort(net, &p);
 		return err;
@@ -1111,6 +1112,9 @@ int st_timewait(st_net *net, st_sock *sk, bool peer_ts)
 	if (!net || !sk || sk->proto != ST_TCP || !sk_has(sk, ST_F_EHASHED) ||
 	    sk->state == ST_TIME_WAIT)
 		return -EINVAL;
+	int err = tw_ring_reserve(net);
+	if (err)
+		return err;
 	owner_uncount(net, sk);
 	sk->state = ST_TIME_WAIT;
 	owner_count(net, sk);
@@ -1119,13 +1123,7 @@ int st_timewait(st_net *net, st_sock *sk, bool peer_ts)
 	else
 		sk->flags &= ~ST_F_TW_TS;
 	sk->tw_since = net->now;
-	sk->ch_next = NULL;
-	sk->ch_prev = net->tw_tail;
-	if (net->tw_tail)
-		net->tw_tail->ch_next = sk;
-	else
-		net->tw_head = sk;
-	net->tw_tail = sk;
+	tw_ring_push(net, sk);
 	return 0;
 }
 
@@ -1151,8 +1149,8 @@ int st_expire_timewait(st_net *net, void (*fn)(st_sock *tw, void *ctx), void *ct
 	int n = 0;
 	if (!net)
 		return -EINVAL;
-	while (net->tw_head && net->now - net->tw_head->tw_since >= TW_LEN_NS) {
-		st_sock *tw = net->tw_head;
+	st_sock *tw;
+	while ((tw = tw_ring_oldest(net)) != NULL && net->now - tw->tw_since >= TW_LEN_NS) {
 		st_close(net, tw);
 		n++;
 		if (fn)

@@ -129,9 +129,9 @@ static struct st_class *next_class(struct st_chain *c, bool first, int64_t after
 	struct st_class *next = NULL;
 	for (uint32_t i = 0; i < c->ncls; i++) {
 		struct st_class *cl = &c->cls[i];
-		if (!cl->head || (!first && cl->head->chain_pos <= after))
+		if (!cl->head || (!first && cl->head_pos <= after))
 			continue;
-		if (!next || cl->head->chain_pos < next->head->chain_pos)
+		if (!next || cl->head_pos < next->head_pos)
 			next = cl;
 	}
 	return next;
@@ -152,7 +152,7 @@ static st_sock *scan_chain(st_net *net, struct st_chain *c, const st_pkt *p, boo
 	int64_t pos = 0;
 	for (struct st_class *cl = next_class(c, true, 0); cl; cl = next_class(c, false, pos)) {
 		st_sock *sk = cl->head;
-		pos = sk->chain_pos;
+		pos = cl->head_pos;
 		int why;
 		int sc = p->proto == ST_TCP
 				 ? st_score_tcp(cl->kind, cl->family, cl->dev, p, wildcard, &why)
@@ -167,11 +167,11 @@ static st_sock *scan_chain(st_net *net, struct st_chain *c, const st_pkt *p, boo
 		}
 		best = sc;
 		best_idx = idx;
-		if (sk_has(sk, ST_F_REUSEPORT) && sk->rp_group) {
+		if (sk_has(sk, ST_F_REUSEPORT) && sk_rpg(sk)) {
 			st_sock *pick = rp_select(net, sk, p, ex);
 			if (pick) {
 				mark_cand(ex, idx, ST_WHY_REUSEPORT);
-				if (p->proto == ST_TCP || !sk->rp_group->has_conns) {
+				if (p->proto == ST_TCP || !sk_rpg(sk)->has_conns) {
 					mark_cand(ex, idx, ST_WHY_EARLY_RETURN);
 					return pick;
 				}
@@ -286,7 +286,7 @@ static bool newest_dev_match(st_sock *sk, void *ctx)
 	void **c = ctx;
 	const st_pkt *p = c[0];
 	st_sock **best = (st_sock **)&c[1];
-	if (dev_ok(sk->dev, p->ifindex) && (!*best || sk->conn_seq > (*best)->conn_seq))
+	if (dev_ok(sk->dev, p->ifindex) && (!*best || sk->x->conn_seq > (*best)->x->conn_seq))
 		*best = sk;
 	return false;
 }
@@ -359,7 +359,7 @@ int st_lookup_udp_multi(st_net *net, const st_pkt *p, void (*fn)(st_sock *sk, vo
 		return 0;
 	/* Every owner of the port that matches gets a copy (D-U6), in the
 	 * order the kernel walks the primary chain. */
-	for (st_sock *sk = b->pr_head; sk; sk = sk->pr_next) {
+	for (st_sock *sk = b->pr_head; sk; sk = sk->x->pr_next) {
 		if (!mcast_match(sk, p))
 			continue;
 		n++;

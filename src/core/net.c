@@ -116,35 +116,42 @@ fail_conf:
 	return err;
 }
 
+/* st_net_free: what an htab object owns besides itself.  Buckets,
+ * aggregates and uid counters are pool objects (htab.c) and go with the
+ * pool's chunks; st_htab_clear does not even hand most of them here. */
+static void free_hobj(st_hnode *n, void *ctx)
+{
+	(void)ctx;
+	switch (n->key.type) {
+	case HT_PORT:
+	case HT_AGG:
+	case HT_UID:
+		return;
+	case HT_CHAIN:
+		st_free(((struct st_chain *)n)->cls);
+		break;
+	case HT_RPG:
+		st_free(((struct st_rpgroup *)n)->m);
+		break;
+	case HT_DEST:
+		st_free(((struct st_dest *)n)->used);
+		break;
+	default:
+		break;
+	}
+	st_free(n);
+}
+
 void st_net_free(st_net *net)
 {
 	if (!net)
 		return;
-	/* Free every object still in the hash table. */
-	for (size_t i = 0; i <= net->h.mask; i++) {
-		st_hnode *n = net->h.b[i];
-		while (n) {
-			st_hnode *next = n->next;
-			switch (n->key.type) {
-			case HT_CHAIN:
-				st_free(((struct st_chain *)n)->cls);
-				break;
-			case HT_RPG:
-				st_free(((struct st_rpgroup *)n)->m);
-				break;
-			case HT_DEST:
-				st_free(((struct st_dest *)n)->used);
-				break;
-			default:
-				break;
-			}
-			st_free(n);
-			n = next;
-		}
-	}
+	st_htab_clear(&net->h, free_hobj, NULL);
 	st_htab_destroy(&net->h);
 	st_ehash_destroy(&net->tcp_e);
 	st_ehash_destroy(&net->udp_e);
+	tw_ring_free(net);
+	sockx_free_all(net);
 	st_free(net->perturb);
 	st_netconf_destroy(&net->conf);
 	st_free(net);
@@ -178,8 +185,10 @@ static int check_primary(const struct st_portbkt *b, int proto, char *buf, size_
 {
 	uint32_t n = 0;
 	const st_sock *prev = NULL;
-	for (const st_sock *o = b->pr_head; o; prev = o, o = o->pr_next) {
-		if (o->bkt != b || o->pr_prev != prev)
+	for (const st_sock *o = b->pr_head; o; prev = o, o = o->x->pr_next) {
+		if (!o->x)
+			return fail(buf, len, "UDP owner without linkage", b->h.key.port);
+		if (o->bkt != b || o->x->pr_prev != prev)
 			return fail(buf, len, "broken primary chain", b->h.key.port);
 		if (++n > b->nowners)
 			break;
@@ -207,13 +216,16 @@ static int check_chain(const struct st_chain *c, size_t *parked, char *buf, size
 			if (c->cls[j].dev == cl->dev && c->cls[j].kind == cl->kind &&
 			    c->cls[j].family == cl->family)
 				return fail(buf, len, "duplicate chain class", port);
-		for (const st_sock *s = cl->head; s; prev = s, s = s->ch_next) {
-			if (s->chain != c || !sk_has(s, ST_F_LHASHED) || sk_has(s, ST_F_CHAIN_PARKED))
+		for (const st_sock *s = cl->head; s; prev = s, s = s->x->ch_next) {
+			if (!s->x || s->x->chain != c || !sk_has(s, ST_F_LHASHED) ||
+			    sk_has(s, ST_F_CHAIN_PARKED))
 				return fail(buf, len, "chain member not linked to its chain", port);
 			if (s->dev != cl->dev || s->kind != cl->kind || s->family != cl->family)
 				return fail(buf, len, "chain member in the wrong class", port);
-			if (s->ch_prev != prev || (prev && prev->chain_pos >= s->chain_pos))
+			if (s->x->ch_prev != prev || (prev && prev->x->chain_pos >= s->x->chain_pos))
 				return fail(buf, len, "chain class out of order", port);
+			if (!prev && cl->head_pos != s->x->chain_pos)
+				return fail(buf, len, "chain class head position stale", port);
 			if (s->proto == ST_TCP && s->state != ST_LISTEN)
 				return fail(buf, len, "non-listener in a TCP chain", port);
 			if (++n > cl->n)
@@ -236,9 +248,10 @@ int st_net_check(const st_net *net, char *buf, size_t len)
 		return -EINVAL;
 	if (buf && len)
 		buf[0] = 0;
-	size_t owners = 0, parked = 0, chain_parked = 0;
-	for (size_t i = 0; i <= net->h.mask; i++) {
-		for (st_hnode *n = net->h.b[i]; n; n = n->next) {
+	size_t owners = 0, parked = 0, chain_parked = 0, tw_owners = 0;
+	size_t cur = 0;
+	for (const st_hnode *n; (n = st_htab_next(&net->h, &cur)) != NULL;) {
+		{
 			if (n->key.type == HT_PORT) {
 				const struct st_portbkt *b = (const void *)n;
 				uint32_t cnt = 0, expl = 0;
@@ -252,15 +265,26 @@ int st_net_check(const st_net *net, char *buf, size_t len)
 						return fail(buf, len, "owner on the wrong port", n->key.port);
 					if (o->own_next && o->own_next->own_prev != o)
 						return fail(buf, len, "broken owner list", n->key.port);
-					if (o->own_next && o->own_next->prim_seq > o->prim_seq)
-						return fail(buf, len, "owner list out of order", n->key.port);
 					if (o->proto == ST_TCP && o->state == ST_LISTEN && !sk_has(o, ST_F_LHASHED))
 						return fail(buf, len, "listener not in its chain", n->key.port);
 					if (o->proto == ST_UDP && !sk_has(o, ST_F_LHASHED))
 						return fail(buf, len, "UDP socket not in its chain", n->key.port);
-					if (o->rp_group && (o->rp_index >= o->rp_group->n ||
-							    o->rp_group->m[o->rp_index] != o))
+					if (sk_rpg(o) && (sk_rpi(o) >= sk_rpg(o)->n ||
+							  sk_rpg(o)->m[sk_rpi(o)] != o))
 						return fail(buf, len, "reuseport index wrong", n->key.port);
+					bool needs_x = sk_has(o, ST_F_LHASHED) || o->proto == ST_UDP ||
+						       sk_rpg(o) != NULL;
+					if ((o->x != NULL) != needs_x)
+						return fail(buf, len, o->x ? "linkage kept by a socket in no chain"
+									   : "chained socket without linkage",
+							    n->key.port);
+					if (o->state == ST_TIME_WAIT) {
+						tw_owners++;
+						if (!net->tw_cap ||
+						    net->tw_ring[o->tw_slot & (net->tw_cap - 1)] != o)
+							return fail(buf, len, "TIME_WAIT record not in the ring",
+								    n->key.port);
+					}
 					bool conn_udp = o->proto == ST_UDP && o->state == ST_ESTABLISHED;
 					if (sk_has(o, ST_F_CHAIN_PARKED) != conn_udp)
 						return fail(buf, len, "connected UDP socket not parked, or the reverse",
@@ -284,7 +308,7 @@ int st_net_check(const st_net *net, char *buf, size_t len)
 				if (g->n == 0 || g->n > g->cap || g->n > RP_MAX_MEMBERS)
 					return fail(buf, len, "reuseport group size wrong", 0);
 				for (uint32_t m = 0; m < g->n; m++)
-					if (g->m[m]->rp_group != g || g->m[m]->rp_index != m ||
+					if (sk_rpg(g->m[m]) != g || sk_rpi(g->m[m]) != m ||
 					    !sk_has(g->m[m], ST_F_HASHED))
 						return fail(buf, len, "reuseport member does not point back",
 							    g->m[m]->lport);
@@ -324,5 +348,26 @@ int st_net_check(const st_net *net, char *buf, size_t len)
 		return fail(buf, len, "hashed socket count wrong", 0);
 	if (parked != chain_parked)
 		return fail(buf, len, "parked sockets disagree with their chain classes", 0);
+	/* The TIME_WAIT ring: its records are TIME_WAIT owners that know
+	 * their slot, in entry order, and they are all of them. */
+	size_t in_ring = 0;
+	const st_sock *prev_tw = NULL;
+	if (net->tw_tail - net->tw_head > net->tw_cap)
+		return fail(buf, len, "TIME_WAIT ring span exceeds its size", 0);
+	for (uint64_t i = net->tw_head; i < net->tw_tail; i++) {
+		const st_sock *t = net->tw_ring[i & (net->tw_cap - 1)];
+		if (!t)
+			continue;
+		if (t->state != ST_TIME_WAIT || !sk_has(t, ST_F_HASHED) || t->tw_slot != (uint32_t)i)
+			return fail(buf, len, "TIME_WAIT ring holds a record not in TIME_WAIT", t->lport);
+		if (prev_tw && prev_tw->tw_since > t->tw_since)
+			return fail(buf, len, "TIME_WAIT ring out of entry order", t->lport);
+		prev_tw = t;
+		in_ring++;
+	}
+	if (net->tw_head < net->tw_tail && !net->tw_ring[net->tw_head & (net->tw_cap - 1)])
+		return fail(buf, len, "TIME_WAIT ring head is a hole", 0);
+	if (in_ring != net->tw_count || in_ring != tw_owners)
+		return fail(buf, len, "TIME_WAIT ring count wrong", 0);
 	return 0;
 }

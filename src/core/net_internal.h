@@ -5,8 +5,10 @@
  * The tables mirror the kernel's, with one addition that makes every
  * decision O(1): conflict *counters*.
  *
- *   htab       one hash table of small keyed objects (below), chained,
- *              grown by doubling.  Every object embeds an st_hnode.
+ *   htab       one hash table of small keyed objects (below), open
+ *              addressing with the key's hash in the slot, grown by
+ *              doubling; every object embeds an st_hnode, and the
+ *              small fixed-size ones come from the table's pool.
  *   portbkt    (proto, port): the kernel's bind bucket (bhash).  Owners in
  *              acquisition order (newest first, the UDP primary chain), the
  *              fastreuse / fastreuseport caches (B-T9), and how many owners
@@ -85,26 +87,71 @@ typedef struct st_hkey {
 	uintptr_t ptr;
 } st_hkey;
 
+/* Embedded first in every htab object.  key is the object's identity
+ * (unique in its table); next links the object only while it sits on
+ * the overflow list (htab.c: a table that could not grow). */
 typedef struct st_hnode {
-	struct st_hnode *next;
-	uint64_t hash;
 	st_hkey key;
+	struct st_hnode *next;
 } st_hnode;
 
+/* One slot: the 63-bit hash of the key, with bit 63 set when the object
+ * is a pool object (0 = empty), and the object.  Four to a 64-byte line. */
+typedef struct st_hslot {
+	uint64_t tag;
+	st_hnode *n;
+} st_hslot;
+
+/* Fixed-size objects of the table (ports.c's buckets, aggregates and
+ * per-uid counters), carved from chunks (htab.c). */
+typedef struct st_hpool {
+	void *free;              /* freed objects, linked through word 0 */
+	char *cur, *end;         /* the unused tail of the newest chunk  */
+	void *chunks;            /* every chunk, linked through word 0   */
+	size_t next_objs;        /* objects in the next chunk            */
+} st_hpool;
+enum { ST_HOBJ_SIZE = 128 };  /* bytes per pool object, 64-aligned  */
+
+/* Invariant: count <= 3/4 of the slots, except after a failed growth,
+ * and at least one slot is always empty (probes end); the nodes not in a
+ * slot are on the overflow list (novf of them, only after a growth
+ * failed).  Linear probing from the first slot of the home line
+ * (hash & (nlines - 1)), backward-shift deletion: no tombstones. */
 typedef struct st_htab {
-	st_hnode **b;
-	size_t mask;   /* buckets - 1 */
-	size_t count;
+	st_hslot *s;             /* nlines * 4 slots, 64-byte aligned   */
+	size_t nlines;           /* power of two                        */
+	size_t count;            /* nodes in slots                      */
+	st_hnode *ovf;
+	size_t novf;
 	st_sipkey key;
+	st_hpool pool;
 } st_htab;
 
 int st_htab_init(st_htab *t, st_sipkey key, size_t initial);
+/* Frees the slots and the pool's chunks (pool objects with them); other
+ * objects are the caller's to free first (st_htab_clear). */
 void st_htab_destroy(st_htab *t);
+/* Never 0, bit 63 clear. */
 uint64_t st_htab_hash(const st_htab *t, const st_hkey *k);
 st_hnode *st_htab_find(const st_htab *t, const st_hkey *k, uint64_t h);
-/* Insert never fails: growth is tried and skipped if memory is short. */
+/* Insert never fails: growth is tried, and when it fails and the slots
+ * are full the node goes to the overflow list.  h = st_htab_hash(k). */
 void st_htab_insert(st_htab *t, st_hnode *n, const st_hkey *k, uint64_t h);
+/* The same for an object from st_htab_obj_alloc: st_htab_clear then
+ * knows it without reading it. */
+void st_htab_insert_obj(st_htab *t, st_hnode *n, const st_hkey *k, uint64_t h);
 void st_htab_remove(st_htab *t, st_hnode *n);
+/* Every node, in no useful order: *cursor starts at 0; NULL at the end.
+ * The table must not change during the walk. */
+st_hnode *st_htab_next(const st_htab *t, size_t *cursor);
+/* Empty the table, calling fn on every node that is not a pool object
+ * (fn may free it); pool objects go with the pool (st_htab_destroy). */
+void st_htab_clear(st_htab *t, void (*fn)(st_hnode *n, void *ctx), void *ctx);
+/* A zeroed ST_HOBJ_SIZE-byte object, 64-byte aligned, from the table's
+ * pool, or NULL.  Each call is one allocation for failure injection
+ * (alloc.h), served from a chunk or not. */
+void *st_htab_obj_alloc(st_htab *t);
+void st_htab_obj_free(st_htab *t, void *o);
 
 /* Counters of an aggregate (ports.c explains them). */
 typedef struct st_counts {
@@ -161,6 +208,8 @@ struct st_class {
 	uint8_t kind;
 	uint8_t family;
 	st_sock *head, *tail;    /* unparked members, ascending chain_pos */
+	int64_t head_pos;        /* head->x->chain_pos: a scan orders the
+				  * classes without touching their heads */
 	uint32_t n;              /* members in the list                   */
 	uint32_t nparked;        /* connected UDP members, not listed      */
 };
@@ -172,7 +221,49 @@ struct st_chain {
 	uint32_t n;
 };
 
-/* Invariant: m[i]->rp_group == this and m[i]->rp_index == i for i < n;
+/* The linkage of a socket that sits in a lookup chain (listeners, bound
+ * UDP sockets), allocated by the core beside the caller's record (see
+ * st_sock in sock.h for when it exists). */
+struct st_sockx {
+	struct st_chain *chain;
+	st_sock *ch_next, *ch_prev;   /* its class list                  */
+	int64_t chain_pos;            /* order in the chain (ascending)  */
+	struct st_rpgroup *rp_group;
+	st_sock *pr_next, *pr_prev;   /* UDP: the port's primary chain,
+				       * in the kernel's order (bind.c)  */
+	uint64_t conn_seq;            /* UDP: order of the last connect()
+				       * from the unconnected state (newest
+				       * = max)                          */
+	uint32_t rp_index;
+};
+
+/* Readers for sockets that may have no linkage (NULL / 0 then). */
+static inline struct st_chain *sk_chain(const st_sock *sk)
+{
+	return sk->x ? sk->x->chain : NULL;
+}
+static inline struct st_rpgroup *sk_rpg(const st_sock *sk)
+{
+	return sk->x ? sk->x->rp_group : NULL;
+}
+static inline uint32_t sk_rpi(const st_sock *sk)
+{
+	return sk->x ? sk->x->rp_index : 0;
+}
+
+/* sockx.c: the linkage's life.  sockx_prepare reserves one for sk if it
+ * has none (*out NULL if it has; 0 or -ENOMEM); sockx_abort returns what
+ * prepare reserved; sockx_attach installs it (never fails; before
+ * chain_link, udp_primary_insert or rp_join); sockx_put returns sk's
+ * linkage once it is in no chain, group or primary chain;
+ * sockx_free_all releases every object (st_net_free). */
+int sockx_prepare(st_net *net, const st_sock *sk, struct st_sockx **out);
+void sockx_abort(st_net *net, struct st_sockx *x);
+void sockx_attach(st_sock *sk, struct st_sockx *x);
+void sockx_put(st_net *net, st_sock *sk);
+void sockx_free_all(st_net *net);
+
+/* Invariant: m[i]->x->rp_group == this and m[i]->x->rp_index == i for i < n;
  * n >= 1 while the group exists; n <= RP_MAX_MEMBERS. */
 struct st_rpgroup {
 	st_hnode h;              /* key: HT_RPG + its own address */
@@ -190,11 +281,10 @@ struct st_dest {
 	uint64_t *used;          /* bitmap of local ports, once n is large */
 };
 
-/* Established table: 4 slots per 64-byte line, linear probing by line. */
-typedef struct st_eslot {
-	uint64_t tag;            /* 4-tuple hash; 0 = empty */
-	st_sock *sk;
-} st_eslot;
+/* Established table: 8 one-word slots per 64-byte line, linear probing.
+ * A slot is 0 (empty) or the socket pointer (low 48 bits) with the top
+ * 16 bits of its keyed 4-tuple hash (ehash.c). */
+typedef uint64_t st_eslot;
 
 typedef struct st_ehash {
 	st_eslot *s;
@@ -207,8 +297,9 @@ int st_ehash_init(st_ehash *e, st_sipkey key);
 void st_ehash_destroy(st_ehash *e);
 uint64_t st_ehash_tag(const st_ehash *e, const st_addr *la, uint16_t lp, const st_addr *ra,
 		      uint16_t rp);
-/* Make room for one more entry (may allocate); 0 or -ENOMEM. */
-int st_ehash_reserve(st_ehash *e);
+/* Make room for one more entry, sk (may allocate); 0, -ENOMEM, or
+ * -EFAULT when sk's address does not fit the slot's 48 bits. */
+int st_ehash_reserve(st_ehash *e, const st_sock *sk);
 void st_ehash_insert(st_ehash *e, st_sock *sk);
 void st_ehash_remove(st_ehash *e, st_sock *sk);
 /* Stage one of the demux for a packet (daddr:dport local): the first
@@ -229,11 +320,20 @@ struct st_net {
 	st_ehash tcp_e;
 	st_ehash udp_e;
 	st_sipkey k_tcp_rp, k_udp_rp, k_port;
-	uint64_t seq;            /* prim_seq source */
+	uint64_t seq;            /* conn_seq source */
 	int64_t head_pos, tail_pos; /* chain_pos sources */
 	uint32_t *perturb;       /* 65536 counters, RFC 6056 alg. 4 */
 	uint64_t rng;
-	st_sock *tw_head, *tw_tail;
+	/* TIME_WAIT records in entry order: ring[i & (tw_cap - 1)] for
+	 * tw_head <= i < tw_tail, NULL where one left early (a record's
+	 * tw_slot is the low 32 bits of its i).  Expiry pops from the head;
+	 * the ring doubles when full. */
+	struct st_sockx *x_free;       /* sockx.c: free linkage objects */
+	struct st_sockx_chunk *x_chunks;
+	st_sock **tw_ring;
+	uint64_t tw_head, tw_tail;
+	uint32_t tw_cap;
+	size_t tw_count;
 	size_t nhashed;
 	/* port bitmaps per protocol (index 0 TCP, 1 UDP): a port is "taken"
 	 * when a bucket exists and "conly" when that bucket is connect-only. */
@@ -431,6 +531,7 @@ int port_take(st_net *net, st_sock *sk, uint16_t port, int kind, const st_addr *
 typedef struct st_take_prep {
 	st_owner_prep own;
 	struct st_chain *c;
+	struct st_sockx *x;      /* new linkage for the chain, or NULL */
 	bool cc;
 	bool has_rp;
 	st_rp_prep rp;
@@ -446,7 +547,14 @@ void port_release(st_net *net, st_sock *sk);
 int udp_hash_chain(st_net *net, st_sock *sk);
 void sock_rehash_addr(st_net *net, st_sock *sk, const st_addr *newaddr, int newkind,
 		      int32_t dev, st_owner_prep *p, struct st_chain *nc);
-void tw_fifo_remove(st_net *net, st_sock *sk);
+/* tw_ring.c: the TIME_WAIT ring (st_net.tw_ring).  Reserve room for one
+ * more record first (0 or -ENOMEM), then push cannot fail. */
+int tw_ring_reserve(st_net *net);
+void tw_ring_push(st_net *net, st_sock *sk);
+void tw_ring_remove(st_net *net, st_sock *sk);
+/* The oldest record still in TIME_WAIT, or NULL. */
+st_sock *tw_ring_oldest(st_net *net);
+void tw_ring_free(st_net *net);
 void conn_dest_del(st_net *net, st_sock *sk);
 void explain_set(st_explain *ex, int err, st_rule rule, const st_sock *conflict,
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -53,6 +53,12 @@
 /* Test hook (net_internal.h): take the reference paths. */
 int st_ports_reference;
 
+/* Buckets, aggregates and per-uid counters come from the htab's pool
+ * (htab.c), one ST_HOBJ_SIZE slot each; port sets are too big for it. */
+_Static_assert(sizeof(struct st_portbkt) <= ST_HOBJ_SIZE, "bucket fits a pool object");
+_Static_assert(sizeof(struct st_agg) <= ST_HOBJ_SIZE, "aggregate fits a pool object");
+_Static_assert(sizeof(struct st_uidcnt) <= ST_HOBJ_SIZE, "uid counters fit a pool object");
+
 int kind_of(int family, const st_addr *a, bool v6only)
 {
 	if (family == ST_AF_INET)
@@ -191,12 +197,12 @@ void owner_abort(st_net *net, st_owner_prep *p)
 	(void)net;
 	for (int i = 0; i < OWNER_AGGS; i++) {
 		if (p->new_uid[i])
-			st_free(p->uid[i]);
+			st_htab_obj_free(&net->h, p->uid[i]);
 		if (p->new_agg[i])
-			st_free(p->agg[i]);
+			st_htab_obj_free(&net->h, p->agg[i]);
 	}
 	if (p->new_bkt)
-		st_free(p->bkt);
+		st_htab_obj_free(&net->h, p->bkt);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -206,7 +212,7 @@ int owner_prepare(st_net *net, const st_sock *sk, int proto, uint16_t port, int 
 	memset(p, 0, sizeof(*p));
 	p->bkt = bkt_find(net, proto, port);
 	if (!p->bkt) {
-		p->bkt = st_calloc(1, sizeof(*p->bkt));
+		p->bkt = st_htab_obj_alloc(&net->h);
 		if (!p->bkt)
 			return -ENOMEM;
 		p->new_bkt = true;
@@ -219,13 +225,12 @@ int owner_prepare(st_net *net, const st_sock *sk, int proto, uint16_t port, int 
 		struct st_agg *g = p->new_bkt ? NULL
 					      : (struct st_agg *)st_htab_find(&net->h, &keys[i], h);
 		if (!g) {
-			g = st_calloc(1, sizeof(*g));
+			g = st_htab_obj_alloc(&net->h);
 			if (!g)
 				goto nomem;
 			p->new_agg[i] = true;
 			/* Remembered for aggs_attach, which inserts it. */
 			g->h.key = keys[i];
-			g->h.hash = h;
 		}
 		p->agg[i] = g;
 		/* The uid's counters: u0 if it owns it or if it is free and
@@ -237,12 +242,11 @@ int owner_prepare(st_net *net, const st_sock *sk, int proto, uint16_t port, int 
 		if (!x && !g->u0.refs)
 			continue;
 		if (!x) {
-			x = st_calloc(1, sizeof(*x));
+			x = st_htab_obj_alloc(&net->h);
 			if (!x)
 				goto nomem;
 			p->new_uid[i] = true;
 			x->h.key = uid_key(g, sk->uid);
-			x->h.hash = st_htab_hash(&net->h, &x->h.key);
 		}
 		p->uid[i] = x;
 	}
@@ -337,7 +341,7 @@ static void aggs_attach(st_net *net, st_sock *sk, st_owner_prep *p)
 		struct st_agg *g = p->agg[i];
 		if (p->new_agg[i]) {
 			st_hkey k = g->h.key;
-			st_htab_insert(&net->h, &g->h, &k, g->h.hash);
+			st_htab_insert_obj(&net->h, &g->h, &k, st_htab_hash(&net->h, &k));
 			if (net->npsets && k.dev == DEV_ALL)
 				pset_note(net, &k, true);
 		}
@@ -346,7 +350,8 @@ static void aggs_attach(st_net *net, st_sock *sk, st_owner_prep *p)
 		if (p->uid[i]) {
 			if (p->new_uid[i]) {
 				st_hkey k = p->uid[i]->h.key;
-				st_htab_insert(&net->h, &p->uid[i]->h, &k, p->uid[i]->h.hash);
+				st_htab_insert_obj(&net->h, &p->uid[i]->h, &k,
+						   st_htab_hash(&net->h, &k));
 				g->nextra++;
 			}
 			u = &p->uid[i]->c;
@@ -393,14 +398,14 @@ static void aggs_detach(st_net *net, st_sock *sk, const st_owner_prep *keep)
 		g->refs--;
 		if (x && x->c.refs == 0 && !prep_holds(keep, x)) {
 			st_htab_remove(&net->h, &x->h);
-			st_free(x);
+			st_htab_obj_free(&net->h, x);
 			g->nextra--;
 		}
 		if (g->refs == 0 && !prep_holds(keep, g)) {
 			if (net->npsets && g->h.key.dev == DEV_ALL)
 				pset_note(net, &g->h.key, false);
 			st_htab_remove(&net->h, &g->h);
-			st_free(g);
+			st_htab_obj_free(&net->h, g);
 		}
 	}
 	sk->agg = NULL;
@@ -416,7 +421,7 @@ void owner_move(st_net *net, st_sock *sk, const st_addr *a, int kind, int32_t de
 	sk->dev = dev;
 	aggs_attach(net, sk, p);
 	if (p->new_bkt)
-		st_free(p->bkt);
+		st_htab_obj_free(&net->h, p->bkt);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -428,7 +433,7 @@ void owner_link(st_net *net, st_sock *sk, st_owner_prep *p)
 		/* A fresh bucket: the kernel's inet_bind_bucket_create. */
 		b->fastreuse = 0;
 		b->fastreuseport = 0;
-		st_htab_insert(&net->h, &b->h, &k, st_htab_hash(&net->h, &k));
+		st_htab_insert_obj(&net->h, &b->h, &k, st_htab_hash(&net->h, &k));
 	}
 	aggs_attach(net, sk, p);
 	sk->bkt = b;
@@ -440,7 +445,6 @@ void owner_link(st_net *net, st_sock *sk, st_owner_prep *p)
 	b->nowners++;
 	if (!sk_has(sk, ST_F_CONNECT_BIND))
 		b->nexplicit++;
-	sk->prim_seq = ++net->seq;
 	sk->flags |= ST_F_HASHED;
 	net->nhashed++;
 	bkt_mark(net, sk->proto, sk->lport, b);
@@ -465,7 +469,7 @@ void owner_unlink(st_net *net, st_sock *sk)
 	int proto = sk->proto;
 	if (b->nowners == 0) {
 		st_htab_remove(&net->h, &b->h);
-		st_free(b);
+		st_htab_obj_free(&net->h, b);
 		b = NULL;
 	} else if (b->nexplicit == 0 && proto == ST_TCP) {
 		/* 6.18 (d57f4b874946): once only connect()-bound owners are
@@ -649,11 +653,12 @@ static st_hkey pset_key(const st_hkey *aggkey)
 	return k;
 }
 
-/* The hash slot that counts sets of this hash: the top bits, which the
- * table's bucket index (low bits) does not use. */
+/* The hash slot that counts sets of this hash: the top bits (below bit
+ * 63, which st_htab_hash leaves clear), which the table's home line (low
+ * bits) does not use. */
 static unsigned pset_slot(uint64_t h)
 {
-	return (unsigned)(h >> 58);
+	return (unsigned)(h >> 57) & 63;
 }
 
 /* Most keys a search or an aggregate asks about have no set; the slot
@@ -698,7 +703,7 @@ static void pset_note(st_net *net, const st_hkey *aggkey, bool held)
 		return;
 	pset_set(ps, aggkey->port, held);
 	if (!ps->nbits) {
-		net->pset_slots[pset_slot(ps->h.hash)]--;
+		net->pset_slots[pset_slot(st_htab_hash(&net->h, &ps->h.key))]--;
 		st_htab_remove(&net->h, &ps->h);
 		st_free(ps);
 		net->npsets--;
@@ -989,7 +994,7 @@ bool fast_reuse_match(const struct st_portbkt *b, const st_sock *s, int kind, co
 {
 	if (b->fastreuseport <= 0)
 		return false;
-	if (!sk_has(s, ST_F_REUSEPORT) || s->rp_group)
+	if (!sk_has(s, ST_F_REUSEPORT) || sk_rpg(s))
 		return false;
 	if (b->fastuid != s->uid)
 		return false;
@@ -1042,7 +1047,7 @@ remember:
 
 bool udp_rp_compatible(const st_sock *s, const st_sock *e)
 {
-	return sk_has(s, ST_F_REUSEPORT) && sk_has(e, ST_F_REUSEPORT) && !s->rp_group &&
+	return sk_has(s, ST_F_REUSEPORT) && sk_has(e, ST_F_REUSEPORT) && !sk_rpg(s) &&
 	       s->uid == e->uid;
 }
 
@@ -1064,7 +1069,7 @@ int udp_bind_decide(st_net *net, const st_sock *s, uint16_t port, int kind, cons
 	if (r == 0)
 		return 1;
 	int64_t c = 0;
-	if (sk_has(s, ST_F_REUSEPORT) && !s->rp_group)
+	if (sk_has(s, ST_F_REUSEPORT) && !sk_rpg(s))
 		c = overlap_sum(net, s, port, kind, a, CM_UDP_RP);
 	if (c == r)
 		return 1;

@@ -58,13 +58,13 @@ static st_sock *join_target(st_net *net, const st_sock *sk)
 		chain_key(sk->kind, &sk->laddr, &key);
 		struct st_chain *c = chain_find(net, ST_TCP, sk->lport, &key);
 		struct st_class *cl = c ? chain_class(c, sk->dev, sk->kind, sk->family) : NULL;
-		for (st_sock *s2 = cl ? cl->head : NULL; s2; s2 = s2->ch_next)
+		for (st_sock *s2 = cl ? cl->head : NULL; s2; s2 = s2->x->ch_next)
 			if (same_group_key(sk, s2))
 				return s2;
 		return NULL;
 	}
 	struct st_portbkt *b = bkt_find(net, ST_UDP, sk->lport);
-	for (st_sock *s2 = b ? b->pr_head : NULL; s2; s2 = s2->pr_next)
+	for (st_sock *s2 = b ? b->pr_head : NULL; s2; s2 = s2->x->pr_next)
 		if (same_group_key(sk, s2))
 			return s2;
 	return NULL;
@@ -91,8 +91,8 @@ int rp_prepare(st_net *net, const st_sock *sk, st_rp_prep *p)
 {
 	memset(p, 0, sizeof(*p));
 	st_sock *s2 = join_target(net, sk);
-	if (s2 && s2->rp_group) {
-		struct st_rpgroup *g = s2->rp_group;
+	if (s2 && sk_rpg(s2)) {
+		struct st_rpgroup *g = sk_rpg(s2);
 		if (g->n >= RP_MAX_MEMBERS)
 			return -ENOSPC;
 		int err = grow(g, g->n + 1);
@@ -127,9 +127,9 @@ void rp_abort(st_net *net, st_rp_prep *p)
 
 static void append(struct st_rpgroup *g, st_sock *sk)
 {
-	sk->rp_index = (uint16_t)g->n;
+	sk->x->rp_index = g->n;
 	g->m[g->n++] = sk;
-	sk->rp_group = g;
+	sk->x->rp_group = g;
 }
 
 void rp_join(st_net *net, st_sock *sk, st_rp_prep *p)
@@ -147,17 +147,17 @@ void rp_join(st_net *net, st_sock *sk, st_rp_prep *p)
 
 void rp_leave(st_net *net, st_sock *sk)
 {
-	struct st_rpgroup *g = sk->rp_group;
+	struct st_rpgroup *g = sk_rpg(sk);
 	if (!g)
 		return;
-	uint32_t i = sk->rp_index;
+	uint32_t i = sk->x->rp_index;
 	g->n--;
 	if (i != g->n) {
 		g->m[i] = g->m[g->n];
-		g->m[i]->rp_index = (uint16_t)i;
+		g->m[i]->x->rp_index = i;
 	}
-	sk->rp_group = NULL;
-	sk->rp_index = 0;
+	sk->x->rp_group = NULL;
+	sk->x->rp_index = 0;
 	if (g->n == 0) {
 		st_htab_remove(&net->h, &g->h);
 		st_free(g->m);
@@ -182,7 +182,7 @@ static uint32_t flow_hash(st_net *net, const st_pkt *p)
 
 st_sock *rp_select(st_net *net, st_sock *first, const st_pkt *p, st_lookup_explain *ex)
 {
-	struct st_rpgroup *g = first->rp_group;
+	struct st_rpgroup *g = sk_rpg(first);
 	if (!g || g->n == 0)
 		return NULL;
 	uint32_t h = flow_hash(net, p);

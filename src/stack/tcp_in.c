@@ -162,7 +162,11 @@ void stk_tcp_enter_timewait(stk_sock *sk)
 	sk = hand_over(sk);
 	st->env.cancel(st->env.ctx, &sk->tcb.rtx_timer);
 	st_net_set_time(st->net, stk_now(st));
-	st_timewait(st->net, sk->core, sk->tcb.ts_ok);
+	/* reserve_for_segment made room in the TIME_WAIT ring.  Were there
+	 * none, the connection would just end, as tcp_time_wait's does when
+	 * it gets no bucket. */
+	if (st_timewait(st->net, sk->core, sk->tcb.ts_ok) != 0)
+		st_close(st->net, sk->core);
 	sk->tcb.wait_timer.fn = tw_fire;
 	st->env.arm(st->env.ctx, &sk->tcb.wait_timer, stk_now(st) + TCP_TIMEWAIT_LEN);
 }
@@ -663,7 +667,8 @@ static void synchronized_input(stk_sock *sk, const stk_pkt *p)
  * if the network had lost it, and the peer retransmits -- instead of being
  * half processed: room in the receive queue for its data, and the record
  * that takes over the 4-tuple if the segment moves a connection whose
- * socket is still held into TIME_WAIT (hand_over).  Linux keeps the
+ * socket is still held into TIME_WAIT (hand_over), and a place in the
+ * core's TIME_WAIT ring for any connection it may move there.  Linux keeps the
  * connection too when it cannot queue data (tcp_data_queue drops the skb);
  * when it cannot allocate the TIME_WAIT socket it closes without one, a
  * silent difference this avoids.
@@ -685,6 +690,9 @@ static bool reserve_for_segment(stk_sock *sk, const stk_pkt *p)
 		if (!st->tw_spare)
 			return false;
 	}
+	if ((s == ST_FIN_WAIT1 || s == ST_FIN_WAIT2 || s == ST_CLOSING) &&
+	    (p->flags & (STK_TH_FIN | STK_TH_ACK)) && tw_ring_reserve(st->net) != 0)
+		return false;
 	return true;
 }
 

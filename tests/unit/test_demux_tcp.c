@@ -13,6 +13,7 @@
  * listeners at the tail).  Reuseport groups themselves are test_reuseport.c.
  */
 #include "helpers.h"
+#include "net_internal.h" /* sk_rpg, sk_rpi: a socket's SO_REUSEPORT group and slot */
 
 /* A bound + listening TCP socket with flags, or fail. */
 static st_sock *listener_at(h_env *e, int family, const char *ep, unsigned flags, int dev,
@@ -209,7 +210,7 @@ static void ipv4_beats_dualstack(bool v4_first)
 	v6 = listener(&e, ST_AF_INET6, "[::]:8080", H_RP);
 	if (!v4_first)
 		v4 = listener(&e, ST_AF_INET, "0.0.0.0:8080", H_RP);
-	H_ASSERT(&e, v4->rp_group != v6->rp_group, "AF_INET and AF_INET6 listeners must not "
+	H_ASSERT(&e, sk_rpg(v4) != sk_rpg(v6), "AF_INET and AF_INET6 listeners must not "
 		 "share a reuseport group");
 	st_lookup_explain lex = lookup_ex(&e, "127.0.0.7:1", "127.0.0.1:8080", ST_IFINDEX_LO, &got);
 	H_ASSERT(&e, got == v4, "IPv4 SYN reached %s, expected the AF_INET listener %s",
@@ -351,7 +352,7 @@ static void early_return(bool b_last)
 	first = b_last ? a : b;
 	H_RC(&e, h_listen(&e, first), 0);
 	H_RC(&e, h_listen(&e, first == a ? b : a), 0);
-	H_ASSERT(&e, a->rp_group != b->rp_group, "different devices: different groups");
+	H_ASSERT(&e, sk_rpg(a) != sk_rpg(b), "different devices: different groups");
 	socks[0] = a;
 	socks[1] = b;
 	h_spread(&e, ST_TCP, "127.0.0.1:7000", socks, 2, 20, cnt);
@@ -406,7 +407,7 @@ static void test_dt5_ties_first_in_chain(void **st)
 	h_env_init(&e, 4, "D-T5 equal scores: the first in chain order wins");
 	a = listener(&e, ST_AF_INET6, "[::]:8080", H_RP | H_V6ONLY);
 	b = listener(&e, ST_AF_INET6, "[::]:8080", H_RP);
-	H_ASSERT(&e, a->rp_group != b->rp_group, "v6only and dual-stack listeners must form "
+	H_ASSERT(&e, sk_rpg(a) != sk_rpg(b), "v6only and dual-stack listeners must form "
 		 "different groups (D-RP1)");
 	st_lookup_explain lex = lookup_ex(&e, "[::1]:1", "[::1]:8080", ST_IFINDEX_LO, &got);
 	H_ASSERT(&e, got == a, "IPv6 SYN reached %s, expected the first-listened v6only %s",
@@ -442,7 +443,7 @@ static void e6_order(bool l3_first)
 	l2 = listener(&e, ST_AF_INET6, "[::]:7100", H_RP);
 	if (!l3_first)
 		l3 = listener_dev(&e, ST_AF_INET6, "[::]:7100", H_RP, ST_IFINDEX_LO);
-	H_ASSERT(&e, l1->rp_group == l2->rp_group && l3->rp_group != l1->rp_group,
+	H_ASSERT(&e, sk_rpg(l1) == sk_rpg(l2) && sk_rpg(l3) != sk_rpg(l1),
 		 "L1 and L2 share a group, L3 (device) has its own");
 	socks[0] = l1;
 	socks[1] = l2;

@@ -28,6 +28,7 @@
  * armed: the walk is about the socket calls.
  */
 #include "helpers.h"
+#include "net_internal.h" /* sk_rpg, sk_rpi: a socket's SO_REUSEPORT group and slot */
 #include "alloc.h" /* st_alloc_fail_at: the core's failure-injection hook */
 
 enum { NS = 32, MAXSTEPS = 200, SNAP = 40000 };
@@ -113,15 +114,15 @@ static void take_snapshot(struct snap *s, st_net *net, st_sock *socks, const uns
 		st_getsockname(k, &n);
 		int prc = st_getpeername(k, &pr);
 		int grp = -1;
-		if (k->rp_group)
+		if (sk_rpg(k))
 			for (int j = 0; j < NS; j++)
-				if (live[j] && socks[j].rp_group == k->rp_group) {
+				if (live[j] && sk_rpg(&socks[j]) == sk_rpg(k)) {
 					grp = j;
 					break;
 				}
 		sp(s, "sk%d p%u f%u st%u fl%#x uid%u dev%d pr%#x stale%u rp%d/%u name %s peer %s\n", i,
 		   k->proto, k->family, k->state, (unsigned)k->flags, k->uid, (int)k->dev,
-		   k->port_range, k->stale_lport, grp, grp >= 0 ? k->rp_index : 0,
+		   k->port_range, k->stale_lport, grp, grp >= 0 ? sk_rpi(k) : 0,
 		   h_fmt_sa(&n, a, sizeof a), prc ? "-" : h_fmt_sa(&pr, b, sizeof b));
 	}
 	static const unsigned lports[] = {5000, 5001, 5002, 5003, 5004, 5005, 5006, 5007};

@@ -15,12 +15,13 @@
  *   cap    32,768 members; the next listen() fails with ENOMEM, the next
  *          UDP bind() with EADDRINUSE (E17).
  *
- * The group itself is opaque (st_sock.rp_group is a pointer the tests only
- * compare); st_sock.rp_index is the member's slot, which is what D-RP2
+ * The group itself is opaque (sk_rpg(sk), from net_internal.h, is a pointer the tests only
+ * compare); sk_rpi(sk) is the member's slot, which is what D-RP2
  * is about.  Member choice is read from lookups and from the explain's
  * hash, size and index.
  */
 #include "helpers.h"
+#include "net_internal.h" /* sk_rpg, sk_rpi: a socket's SO_REUSEPORT group and slot */
 
 /* Members of sk's group among the env's open sockets (the group object
  * itself is opaque). */
@@ -28,7 +29,7 @@ static unsigned group_size(const h_env *e, const st_sock *sk)
 {
 	unsigned n = 0;
 	for (int i = 0; i < e->n; i++)
-		if (e->live[i] && sk->rp_group && e->sk[i].rp_group == sk->rp_group)
+		if (e->live[i] && sk_rpg(sk) && sk_rpg(&e->sk[i]) == sk_rpg(sk))
 			n++;
 	return n;
 }
@@ -63,10 +64,10 @@ static void test_drp1_tcp_same_key_joins(void **st)
 	a = rp_listener(&e, ST_AF_INET, "127.0.0.1:9000", H_NONE);
 	b = rp_listener(&e, ST_AF_INET, "127.0.0.1:9000", H_NONE);
 	c = rp_listener(&e, ST_AF_INET, "127.0.0.1:9000", H_RA);
-	H_ASSERT(&e, a->rp_group && a->rp_group == b->rp_group && b->rp_group == c->rp_group,
+	H_ASSERT(&e, sk_rpg(a) && sk_rpg(a) == sk_rpg(b) && sk_rpg(b) == sk_rpg(c),
 		 "three listeners on 127.0.0.1:9000 should share one group");
-	H_ASSERT(&e, a->rp_index == 0 && b->rp_index == 1 && c->rp_index == 2,
-		 "indexes %u %u %u, expected 0 1 2", a->rp_index, b->rp_index, c->rp_index);
+	H_ASSERT(&e, sk_rpi(a) == 0 && sk_rpi(b) == 1 && sk_rpi(c) == 2,
+		 "indexes %u %u %u, expected 0 1 2", sk_rpi(a), sk_rpi(b), sk_rpi(c));
 	h_env_done(&e);
 }
 
@@ -82,17 +83,17 @@ static void test_drp1_tcp_join_at_listen_not_bind(void **st)
 	h_flags(&e, b, H_RP);
 	H_RC(&e, h_bind(&e, a, "127.0.0.1:9001"), 0);
 	H_RC(&e, h_bind(&e, b, "127.0.0.1:9001"), 0);
-	H_ASSERT(&e, !a->rp_group && !b->rp_group, "a bound TCP socket has no group yet");
+	H_ASSERT(&e, !sk_rpg(a) && !sk_rpg(b), "a bound TCP socket has no group yet");
 	H_RC(&e, h_listen(&e, b), 0);
 	H_RC(&e, h_listen(&e, a), 0);
-	H_ASSERT(&e, a->rp_group == b->rp_group && b->rp_index == 0 && a->rp_index == 1,
-		 "B listened first: B index 0, A index 1; got B %u A %u", b->rp_index, a->rp_index);
+	H_ASSERT(&e, sk_rpg(a) == sk_rpg(b) && sk_rpi(b) == 0 && sk_rpi(a) == 1,
+		 "B listened first: B index 0, A index 1; got B %u A %u", sk_rpi(b), sk_rpi(a));
 	/* shutdown(SHUT_RD) of a listener leaves the group (L7). */
 	H_RC(&e, st_unlisten(e.net, b), 0);
 	h_check(&e);
-	H_ASSERT(&e, !b->rp_group && a->rp_index == 0, "after B stops listening A is alone at 0");
+	H_ASSERT(&e, !sk_rpg(b) && sk_rpi(a) == 0, "after B stops listening A is alone at 0");
 	H_RC(&e, h_listen(&e, b), 0);
-	H_ASSERT(&e, b->rp_group == a->rp_group && b->rp_index == 1, "B re-joins at the end");
+	H_ASSERT(&e, sk_rpg(b) == sk_rpg(a) && sk_rpi(b) == 1, "B re-joins at the end");
 	h_env_done(&e);
 }
 
@@ -116,7 +117,7 @@ static void test_drp1_tcp_separate_groups(void **st)
 	s[6] = rp_listener(&e, ST_AF_INET, "127.0.0.2:9002", H_NONE);
 	for (int i = 0; i < 7; i++)
 		for (int j = 0; j < i; j++)
-			H_ASSERT(&e, s[i]->rp_group != s[j]->rp_group,
+			H_ASSERT(&e, sk_rpg(s[i]) != sk_rpg(s[j]),
 				 "listeners %d and %d must be in different groups", j, i);
 	/* Another uid cannot even listen beside them (B-T4). */
 	s[7] = h_sock(&e, ST_TCP, ST_AF_INET, H_UID + 1);
@@ -133,20 +134,20 @@ static void test_drp1_udp_uid_and_address(void **st)
 	h_env_init(&e, 8, "D-RP1 UDP joins at bind(); uid and exact address are part of the key");
 	a = rp_udp(&e, ST_AF_INET, "127.0.0.1:9100", H_RA, H_UID);
 	b = rp_udp(&e, ST_AF_INET, "127.0.0.1:9100", H_RA, H_UID);
-	H_ASSERT(&e, a->rp_group && a->rp_group == b->rp_group && b->rp_index == 1,
+	H_ASSERT(&e, sk_rpg(a) && sk_rpg(a) == sk_rpg(b) && sk_rpi(b) == 1,
 		 "UDP joins at bind");
 	/* Another uid binds through SO_REUSEADDR (B-U3) and starts a group. */
 	c = rp_udp(&e, ST_AF_INET, "127.0.0.1:9100", H_RA, H_UID + 1);
 	H_ASSERT(&e, c->lport == 9100, "bound");
-	H_ASSERT(&e, c->rp_group && c->rp_group != a->rp_group, "uid %u must get its own group",
+	H_ASSERT(&e, sk_rpg(c) && sk_rpg(c) != sk_rpg(a), "uid %u must get its own group",
 		 H_UID + 1);
 	d = rp_udp(&e, ST_AF_INET, "0.0.0.0:9100", H_RA, H_UID + 1);
-	H_ASSERT(&e, d->rp_group != c->rp_group, "0.0.0.0 and 127.0.0.1: different groups");
+	H_ASSERT(&e, sk_rpg(d) != sk_rpg(c), "0.0.0.0 and 127.0.0.1: different groups");
 	/* Without SO_REUSEPORT: no group at all. */
 	x = h_udp4(&e);
 	h_flags(&e, x, H_RA);
 	H_RC(&e, h_bind(&e, x, "0.0.0.0:9100"), 0);
-	H_ASSERT(&e, !x->rp_group, "a socket without SO_REUSEPORT has no group");
+	H_ASSERT(&e, !sk_rpg(x), "a socket without SO_REUSEPORT has no group");
 	h_env_done(&e);
 }
 
@@ -164,11 +165,11 @@ static void test_drp1_option_after_listen_pairs(void **st)
 	H_RC(&e, h_bind(&e, a, "127.0.0.1:9003"), 0);
 	H_RC(&e, h_listen(&e, a), 0);
 	H_RC(&e, h_setopt(&e, a, ST_SO_REUSEPORT, 1), 0);
-	H_ASSERT(&e, !a->rp_group, "setting the option on a listener makes no group");
+	H_ASSERT(&e, !sk_rpg(a), "setting the option on a listener makes no group");
 	b = rp_listener(&e, ST_AF_INET, "127.0.0.1:9003", H_NONE);
-	H_ASSERT(&e, a->rp_group && a->rp_group == b->rp_group && a->rp_index == 0 &&
-		 b->rp_index == 1, "A founds the group with B: indexes %u %u", a->rp_index,
-		 b->rp_index);
+	H_ASSERT(&e, sk_rpg(a) && sk_rpg(a) == sk_rpg(b) && sk_rpi(a) == 0 &&
+		 sk_rpi(b) == 1, "A founds the group with B: indexes %u %u", sk_rpi(a),
+		 sk_rpi(b));
 	socks[0] = a;
 	socks[1] = b;
 	h_spread(&e, ST_TCP, "127.0.0.1:9003", socks, 2, 400, cnt);
@@ -190,15 +191,15 @@ static void test_drp2_swap_with_last(void **st)
 	for (int i = 0; i < 5; i++)
 		m[i] = rp_udp(&e, ST_AF_INET, "127.0.0.1:9200", H_NONE, H_UID);
 	h_close(&e, m[1]);
-	H_ASSERT(&e, m[4]->rp_index == 1 && m[0]->rp_index == 0 && m[2]->rp_index == 2 &&
-		 m[3]->rp_index == 3, "after closing #1: indexes %u %u %u %u", m[0]->rp_index,
-		 m[2]->rp_index, m[3]->rp_index, m[4]->rp_index);
+	H_ASSERT(&e, sk_rpi(m[4]) == 1 && sk_rpi(m[0]) == 0 && sk_rpi(m[2]) == 2 &&
+		 sk_rpi(m[3]) == 3, "after closing #1: indexes %u %u %u %u", sk_rpi(m[0]),
+		 sk_rpi(m[2]), sk_rpi(m[3]), sk_rpi(m[4]));
 	h_close(&e, m[3]);
-	H_ASSERT(&e, m[4]->rp_index == 1 && m[2]->rp_index == 2, "closing the last one moves "
+	H_ASSERT(&e, sk_rpi(m[4]) == 1 && sk_rpi(m[2]) == 2, "closing the last one moves "
 		 "nobody");
 	h_close(&e, m[0]);
-	H_ASSERT(&e, m[2]->rp_index == 0 && m[4]->rp_index == 1, "after closing #0: the last "
-		 "(#2 at 2) moves to 0; got #2 %u #4 %u", m[2]->rp_index, m[4]->rp_index);
+	H_ASSERT(&e, sk_rpi(m[2]) == 0 && sk_rpi(m[4]) == 1, "after closing #0: the last "
+		 "(#2 at 2) moves to 0; got #2 %u #4 %u", sk_rpi(m[2]), sk_rpi(m[4]));
 	h_env_done(&e);
 }
 
@@ -222,15 +223,15 @@ static void multiply_shift(int proto)
 		st_sock *got = h_lookup(&e, &p, &lex);
 		uint32_t want = (uint32_t)(((uint64_t)lex.hash * 7) >> 32);
 		H_ASSERT(&e, got && lex.group_size == 7 && lex.group_index == want &&
-			 got->rp_index == want, "flow %u: hash %08x picks index %u (member %s at %u), "
+			 sk_rpi(got) == want, "flow %u: hash %08x picks index %u (member %s at %u), "
 			 "expected (hash*7)>>32 = %u", f, lex.hash, lex.group_index, h_who(&e, got),
-			 got ? got->rp_index : 99, want);
+			 got ? sk_rpi(got) : 99, want);
 		cnt[want]++;
 		seen_hash_bits |= lex.hash;
 	}
 	H_ASSERT(&e, (seen_hash_bits >> 28) == 0xf, "hashes should use their high bits");
 	for (int i = 0; i < 7; i++)
-		H_ASSERT(&e, m[i]->rp_index == i, "member %d sits at index %u", i, m[i]->rp_index);
+		H_ASSERT(&e, sk_rpi(m[i]) == (uint32_t)i, "member %d sits at index %u", i, sk_rpi(m[i]));
 	for (int i = 0; i < 7; i++)
 		H_ASSERT(&e, cnt[i] > 50 && cnt[i] < 150, "member %d got %u of 700 flows; the hash "
 			 "should spread them (expected about 100)", i, cnt[i]);
@@ -322,17 +323,17 @@ static void test_e14a_v4_join_connected_member(void **st)
 	spread3(&e, "127.0.0.1:21400", s, 3, cnt);
 	H_ASSERT(&e, cnt[0] > 60 && cnt[1] > 60 && cnt[2] > 60, "A/B/C %s", h_counts_str(cnt, 3));
 	H_RC(&e, h_connect(&e, s[2], "127.0.0.1:9"), 0);
-	H_ASSERT(&e, !s[2]->rp_group && group_size(&e, s[0]) == 2, "C left the group (D-U9)");
+	H_ASSERT(&e, !sk_rpg(s[2]) && group_size(&e, s[0]) == 2, "C left the group (D-U9)");
 	spread3(&e, "127.0.0.1:21400", s, 3, cnt);
 	H_ASSERT(&e, cnt[2] == 0 && cnt[0] > 100 && cnt[1] > 100, "A/B/C %s", h_counts_str(cnt, 3));
 	s[3] = rp_udp(&e, ST_AF_INET, "127.0.0.1:21400", H_NONE, H_UID);
-	H_ASSERT(&e, s[3]->rp_group && s[3]->rp_group == s[2]->rp_group && s[2]->rp_index == 0 &&
-		 s[3]->rp_index == 1, "D should found a group with C (C index 0, D 1)");
+	H_ASSERT(&e, sk_rpg(s[3]) && sk_rpg(s[3]) == sk_rpg(s[2]) && sk_rpi(s[2]) == 0 &&
+		 sk_rpi(s[3]) == 1, "D should found a group with C (C index 0, D 1)");
 	H_ASSERT(&e, group_size(&e, s[0]) == 2, "A and B's group is untouched");
 	spread3(&e, "127.0.0.1:21400", s, 4, cnt);
 	H_ASSERT(&e, cnt[3] == 300, "A/B/C/D %s, expected D all 300", h_counts_str(cnt, 4));
 	s[4] = rp_udp(&e, ST_AF_INET, "127.0.0.1:21400", H_NONE, H_UID);
-	H_ASSERT(&e, s[4]->rp_group == s[3]->rp_group && s[4]->rp_index == 2, "E joins {C, D}");
+	H_ASSERT(&e, sk_rpg(s[4]) == sk_rpg(s[3]) && sk_rpi(s[4]) == 2, "E joins {C, D}");
 	spread3(&e, "127.0.0.1:21400", s, 5, cnt);
 	H_ASSERT(&e, cnt[0] + cnt[1] + cnt[2] == 0 && cnt[3] > 160 && cnt[4] > 70 && cnt[4] < 130,
 		 "A/B/C/D/E %s, expected about 0/0/0/200/100", h_counts_str(cnt, 5));
@@ -358,7 +359,7 @@ static void test_e14b_v4_join_disconnected_member(void **st)
 	spread3(&e, "127.0.0.1:21401", s, 3, cnt);
 	H_ASSERT(&e, cnt[2] == 300, "A/B/C %s, expected C all", h_counts_str(cnt, 3));
 	s[3] = rp_udp(&e, ST_AF_INET, "127.0.0.1:21401", H_NONE, H_UID);
-	H_ASSERT(&e, s[3]->rp_group == s[2]->rp_group && s[2]->rp_group, "D pairs with C");
+	H_ASSERT(&e, sk_rpg(s[3]) == sk_rpg(s[2]) && sk_rpg(s[2]), "D pairs with C");
 	spread3(&e, "127.0.0.1:21401", s, 4, cnt);
 	H_ASSERT(&e, cnt[0] + cnt[1] == 0 && cnt[2] > 100 && cnt[3] > 100, "A/B/C/D %s",
 		 h_counts_str(cnt, 4));
@@ -384,7 +385,7 @@ static void test_e14c_v6_join_surviving_group(void **st)
 	spread3(&e, "[::1]:21402", s, 3, cnt);
 	H_ASSERT(&e, cnt[2] == 0 && cnt[0] > 100 && cnt[1] > 100, "A/B/C %s", h_counts_str(cnt, 3));
 	s[3] = rp_udp(&e, ST_AF_INET6, "[::1]:21402", H_NONE, H_UID);
-	H_ASSERT(&e, s[3]->rp_group == s[0]->rp_group && s[3]->rp_index == 2, "D joins {A, B}");
+	H_ASSERT(&e, sk_rpg(s[3]) == sk_rpg(s[0]) && sk_rpi(s[3]) == 2, "D joins {A, B}");
 	spread3(&e, "[::1]:21402", s, 4, cnt);
 	H_ASSERT(&e, cnt[2] == 0 && cnt[0] > 60 && cnt[1] > 60 && cnt[3] > 60, "A/B/C/D %s",
 		 h_counts_str(cnt, 4));
@@ -412,7 +413,7 @@ static void test_e14d_v6_disconnected_member_first(void **st)
 	spread3(&e, "[::1]:21403", s, 3, cnt);
 	H_ASSERT(&e, cnt[2] == 300, "A/B/C %s, expected C all", h_counts_str(cnt, 3));
 	s[3] = rp_udp(&e, ST_AF_INET6, "[::1]:21403", H_NONE, H_UID);
-	H_ASSERT(&e, s[3]->rp_group == s[0]->rp_group, "D joins {A, B}");
+	H_ASSERT(&e, sk_rpg(s[3]) == sk_rpg(s[0]), "D joins {A, B}");
 	s[4] = rp_udp(&e, ST_AF_INET6, "[::1]:21403", H_NONE, H_UID);
 	spread3(&e, "[::1]:21403", s, 5, cnt);
 	H_ASSERT(&e, cnt[2] == 300, "A/B/C/D/E %s, expected C all", h_counts_str(cnt, 5));
@@ -433,7 +434,7 @@ static void test_e14e_pair_with_connected_only(void **st)
 	H_RC(&e, h_connect(&e, s[0], "127.0.0.1:9"), 0);
 	h_close(&e, s[1]);
 	s[2] = rp_udp(&e, ST_AF_INET, "127.0.0.1:21404", H_NONE, H_UID);
-	H_ASSERT(&e, s[2]->rp_group && s[2]->rp_group == s[0]->rp_group && s[0]->rp_index == 0,
+	H_ASSERT(&e, sk_rpg(s[2]) && sk_rpg(s[2]) == sk_rpg(s[0]) && sk_rpi(s[0]) == 0,
 		 "D founds a group with the connected A");
 	st_sock *pair[2] = {s[0], s[2]};
 	h_spread(&e, ST_UDP, "127.0.0.1:21404", pair, 2, 300, cnt);
@@ -477,7 +478,7 @@ static void test_e15e_primary_order(void **st)
 	c = h_udp4(&e);
 	h_flags(&e, c, H_RP);
 	H_RC(&e, h_bind(&e, c, "127.0.0.1:21507"), 0);
-	H_ASSERT(&e, c->rp_group == s1->rp_group, "C joins the RA+RP socket's group");
+	H_ASSERT(&e, sk_rpg(c) == sk_rpg(s1), "C joins the RA+RP socket's group");
 	h_env_done(&e);
 }
 
@@ -512,8 +513,8 @@ static void cap_case(int proto)
 			H_FAIL(&e, "member %d: %s", i + 1, h_rc(rc));
 	}
 	h_check(&e);
-	H_ASSERT(&e, e.sk[0].rp_group && e.sk[CAP - 1].rp_group == e.sk[0].rp_group &&
-		 e.sk[CAP - 1].rp_index == CAP - 1, "one group of %d", CAP);
+	H_ASSERT(&e, sk_rpg(&e.sk[0]) && sk_rpg(&e.sk[CAP - 1]) == sk_rpg(&e.sk[0]) &&
+		 sk_rpi(&e.sk[CAP - 1]) == CAP - 1, "one group of %d", CAP);
 	st_sock *x = h_sock(&e, proto, ST_AF_INET, H_UID);
 	h_flags(&e, x, H_RP);
 	if (proto == ST_TCP) {
@@ -522,18 +523,18 @@ static void cap_case(int proto)
 		 * a second listen ENOMEM again). */
 		H_RC(&e, h_bind(&e, x, "127.0.0.1:21700"), 0);
 		H_RC(&e, h_listen(&e, x), -ENOMEM);
-		H_ASSERT(&e, x->state == ST_CLOSE && !x->rp_group, "state %d", (int)x->state);
+		H_ASSERT(&e, x->state == ST_CLOSE && !sk_rpg(x), "state %d", (int)x->state);
 		H_NAME(&e, x, "127.0.0.1:21700");
 		H_RC(&e, h_listen(&e, x), -ENOMEM);
 		st_close(e.net, &e.sk[5]);
 		e.live[5] = 0;
-		H_ASSERT(&e, e.sk[CAP - 1].rp_index == 5, "the last member moved into slot 5");
+		H_ASSERT(&e, sk_rpi(&e.sk[CAP - 1]) == 5, "the last member moved into slot 5");
 		H_RC(&e, h_listen(&e, x), 0);
-		H_ASSERT(&e, x->rp_index == CAP - 1, "the newcomer takes the last slot, got %u",
-			 x->rp_index);
+		H_ASSERT(&e, sk_rpi(x) == CAP - 1, "the newcomer takes the last slot, got %u",
+			 sk_rpi(x));
 	} else {
 		H_RC(&e, h_bind(&e, x, "127.0.0.1:21700"), -EADDRINUSE);
-		H_ASSERT(&e, x->lport == 0 && !x->rp_group, "a refused bind leaves the socket unbound");
+		H_ASSERT(&e, x->lport == 0 && !sk_rpg(x), "a refused bind leaves the socket unbound");
 		H_ASSERT(&e, e.ex.rule == ST_RULE_UDP_CONFLICT && strstr(e.ex.text, "32768"),
 			 "explain should name the group limit: \"%s\"", e.ex.text);
 		st_close(e.net, &e.sk[5]);
