@@ -226,7 +226,7 @@ static void test_e13klp_connect_every_port(void **st)
 	(void)st;
 	for (size_t c = 0; c < 3; c++) {
 		h_env e;
-		unsigned p[16];
+		unsigned p[16] = {0};
 		int n = (int)(cases[c].hi - cases[c].lo + 1);
 		h_env_init(&e, n + 3, "E13k/l/p");
 		h_ctx(&e, "E13k/l/p connect with option %u-%u: all of [%u, %u], then EADDRNOTAVAIL",
