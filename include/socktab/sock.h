@@ -261,6 +261,10 @@ int st_connect_failed(st_net *net, st_sock *sk);
  * the 4-tuple (local, remote) in `state` (ST_SYN_RECV or ST_ESTABLISHED),
  * inheriting RA, RP, V6ONLY, device and uid as accepted sockets do.
  * -EADDRINUSE if the 4-tuple is taken, -ENOMEM. */
+/* (Every call that puts a record in the 4-tuple table -- connect,
+ * accept_child -- also returns -EFAULT for a record whose address does
+ * not fit in 48 bits, which the table's slots store; user-space addresses
+ * on x86-64 and arm64 always do unless mmap was asked for more.) */
 int st_accept_child(st_net *net, const st_sock *lsk, st_sock *child, const st_sockaddr *local,
 		    const st_sockaddr *remote, st_state state);
 
@@ -270,7 +274,8 @@ int st_set_state(st_net *net, st_sock *sk, st_state state);
 
 /* TCP: the socket enters TIME_WAIT now, keeping its port, its 4-tuple
  * and its RA/RP/V6ONLY (T-1..T-3).  `peer_ts` says whether a peer
- * timestamp was recorded (needed for reuse, T-4). */
+ * timestamp was recorded (needed for reuse, T-4).  -ENOMEM (nothing
+ * changed) when the net's TIME_WAIT ring must grow and cannot. */
 int st_timewait(st_net *net, st_sock *sk, bool peer_ts);
 
 /* Every TIME_WAIT record older than 60 s, oldest first, is unhashed and
