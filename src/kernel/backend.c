@@ -63,6 +63,7 @@
 #include "kernel/kernel.h"
 #include "kernel/kr.h"
 #include "kernel/proto.h"
+#include "scenario/lsrows.h"
 #include "socktab/sock.h"
 
 /* How long things may take (docs/conformance.md explains each). */
@@ -1341,6 +1342,11 @@ static void kr_sleep(sc_backend *base, uint64_t ns)
 
 /* ---- ls ------------------------------------------------------------------- */
 
+/* The longest owner list ls reports, with its NUL (E2BIG beyond): rows
+ * point at their lists (backend.h), which are written here first and
+ * packed with the rows at the end. */
+enum { OWNERS_MAX = 256 };
+
 typedef struct owner_ref {
 	uint32_t inode;
 	int proc;
@@ -1539,7 +1545,8 @@ static int kr_ls(sc_backend *base, const char *host, sc_lsrow **rows_out, size_t
 	kr_diag_row *dr = NULL;
 	owner_ref *refs = NULL;
 	size_t nd = 0, nrefs = 0, i, n = 0;
-	sc_lsrow *rows = NULL;
+	sc_lsrow *rows = NULL, *packed = NULL;
+	char (*lists)[OWNERS_MAX] = NULL;   /* row i's owner list until packed */
 
 	if (!rows_out || !nrows_out)
 		return -EINVAL;
@@ -1555,7 +1562,8 @@ static int kr_ls(sc_backend *base, const char *host, sc_lsrow **rows_out, size_t
 		goto out;
 	if (nd) {
 		rows = calloc(nd, sizeof(*rows));
-		if (!rows) {
+		lists = malloc(nd * sizeof(*lists));
+		if (!rows || !lists) {
 			r = -ENOMEM;
 			goto out;
 		}
@@ -1576,7 +1584,8 @@ static int kr_ls(sc_backend *base, const char *host, sc_lsrow **rows_out, size_t
 		row_addr(d->kind, d->src, d->sport, d->ifindex, &w->local);
 		if (has_peer(d->kind, d->state))
 			row_addr(d->kind, d->dst, d->dport, d->ifindex, &w->peer);
-		r = owners_of(b, refs, nrefs, d->inode, w->owners, sizeof(w->owners));
+		r = owners_of(b, refs, nrefs, d->inode, lists[n], sizeof(lists[n]));
+		w->owners = lists[n];
 		n++;
 	}
 	if (leave(b) < 0 && r == 0)
@@ -1585,10 +1594,13 @@ static int kr_ls(sc_backend *base, const char *host, sc_lsrow **rows_out, size_t
 		goto out;
 	if (n)
 		qsort(rows, n, sizeof(*rows), cmp_row);
-	*rows_out = rows;
+	r = sc_lsrows_pack(rows, n, &packed);
+	if (r < 0)
+		goto out;
+	*rows_out = packed;
 	*nrows_out = n;
-	rows = NULL;
 out:
+	free(lists);
 	free(rows);
 	free(refs);
 	free(dr);

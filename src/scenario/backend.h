@@ -97,13 +97,30 @@ typedef struct sc_result {
 
 void sc_result_clear(sc_result *r);
 
-/* One line of `ls`. */
+/*
+ * One line of `ls`.
+ *
+ * Why `owners` is a pointer and not an array: a listing of a million
+ * sockets is a million rows in fresh memory, and an inline owner list of
+ * 256 bytes made each row 384 bytes, so that page faults alone cost more
+ * than the whole listing may (issue 5: 0.1 us per socket).  Owner strings
+ * are few -- mostly one per process -- and shared by every row of the same
+ * owner set.  They live in the same malloc'd block as the rows, after the
+ * last one (or are string literals), so free(rows) still releases
+ * everything and a row array is self-contained: sc_lsrows_pack()
+ * (lsrows.h) builds such a block.
+ *
+ * Invariant: owners is never NULL, is "liz,tim" (names sorted, each once,
+ * comma-separated, no blanks) or "-", and points into the block of its
+ * row array or to a string literal; copying rows out of their block keeps
+ * the pointers valid only as long as the block lives.
+ */
 typedef struct sc_lsrow {
 	sc_kind kind;
 	char state[12];       /* "LISTEN", "ESTAB", ..., "BOUND", "UNCONN"   */
 	sc_sockaddr local;
 	sc_sockaddr peer;     /* sa.family == 0: no peer ("*")               */
-	char owners[256];     /* "liz,tim" sorted, or "-"                    */
+	const char *owners;   /* see above                                   */
 } sc_lsrow;
 
 /* Exit-status meaning of a fatal world error on the kernel backend. */

@@ -67,7 +67,7 @@ bool sc_expect_match(const sc_expect *e, const sc_result *r)
 
 bool sc_lsrow_match(const sc_lspat *p, const sc_lsrow *r)
 {
-	const char *owners = r->owners[0] ? r->owners : "-";
+	const char *owners = r->owners && r->owners[0] ? r->owners : "-";
 
 	if (p->kind != r->kind || strncmp(p->state, r->state, sizeof(r->state)) != 0)
 		return false;
@@ -77,7 +77,7 @@ bool sc_lsrow_match(const sc_lspat *p, const sc_lsrow *r)
 		return false;
 	if (p->has_peer && !sc_addr_match(&p->peer, &r->peer))
 		return false;
-	return strncmp(p->owners, owners, sizeof(r->owners)) == 0;
+	return strncmp(p->owners, owners, sizeof(p->owners)) == 0;
 }
 
 /* Kuhn's augmenting path from pattern i; seen[] marks rows on this walk. */

@@ -231,9 +231,7 @@ void sc_fmt_lsrow_fields(const sc_lsrow *r, sc_buf f[5])
 	sc_buf_put(&f[1], r->state, strnlen(r->state, sizeof(r->state)));
 	sc_fmt_sockaddr(&f[2], &r->local);
 	sc_fmt_sockaddr(&f[3], &r->peer);
-	sc_buf_put(&f[4], r->owners, strnlen(r->owners, sizeof(r->owners)));
-	if (r->owners[0] == '\0')
-		sc_buf_putc(&f[4], '-');
+	sc_buf_puts(&f[4], r->owners && r->owners[0] ? r->owners : "-");
 }
 
 void sc_fmt_lspat_fields(const sc_lspat *r, sc_buf f[5])

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scenario/lsrows.h"
 #include "scenario/match.h"
 #include "scenario/names.h"
 #include "scenario/print.h"
@@ -95,38 +96,108 @@ static void fatal(sc_outcome *o, int rc, const char *what, const char *msg)
 }
 
 /* ls rows: owners sorted (the contract says they are; made certain), rows
- * sorted so that two backends list one table in one order. */
+ * sorted so that two backends list one table in one order.  A row points
+ * at its owner list in the backend's block (backend.h), so lists are only
+ * checked in place; a backend that breaks the contract pays for a copy of
+ * its rows with repaired lists (lsrows.h). */
 static int cmp_cstr(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void normalise_owners(char *owners, size_t size)
+/* "-", or names sorted (strcmp order), none empty. */
+static bool owners_normal(const char *o)
 {
-	char tmp[256], *names[128], *save = NULL, *tok;
-	size_t n = 0, used = 0;
+	const char *prev = NULL;
+	size_t prevlen = 0;
 
-	if (strnlen(owners, size) >= size) /* not terminated: cut */
-		owners[size - 1] = '\0';
-	if (owners[0] == '\0' || strcmp(owners, "-") == 0) {
-		snprintf(owners, size, "-");
-		return;
+	if (o == NULL || o[0] == '\0')
+		return false;
+	if (strcmp(o, "-") == 0)
+		return true;
+	for (;;) {
+		const char *comma = strchr(o, ',');
+		size_t l = comma != NULL ? (size_t)(comma - o) : strlen(o);
+
+		if (l == 0)
+			return false;
+		if (prev != NULL) {
+			int c = memcmp(prev, o, prevlen < l ? prevlen : l);
+
+			if (c > 0 || (c == 0 && prevlen > l))
+				return false;
+		}
+		if (comma == NULL)
+			return true;
+		prev = o;
+		prevlen = l;
+		o = comma + 1;
 	}
-	snprintf(tmp, sizeof(tmp), "%s", owners);
-	for (tok = strtok_r(tmp, ",", &save); tok != NULL && n < 128; tok = strtok_r(NULL, ",", &save))
+}
+
+/* The names of `o` sorted, malloc'd; "-" when it names nobody. */
+static char *owners_sorted(const char *o)
+{
+	size_t len = strlen(o), n = 0, used = 0;
+	char *tmp = malloc(len + 1), *out = malloc(len + 2), **names = NULL, *save = NULL, *tok;
+
+	if (tmp != NULL)
+		names = malloc((len / 2 + 1) * sizeof(*names));
+	if (tmp == NULL || out == NULL || names == NULL) {
+		free(tmp);
+		free(out);
+		free(names);
+		return NULL;
+	}
+	memcpy(tmp, o, len + 1);
+	for (tok = strtok_r(tmp, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save))
 		names[n++] = tok;
-	qsort(names, n, sizeof(names[0]), cmp_cstr);
+	if (n > 1)
+		qsort(names, n, sizeof(names[0]), cmp_cstr);
 	for (size_t i = 0; i < n; i++) {
 		size_t l = strlen(names[i]);
 
-		if (used + l + 2 > size)
-			break;
 		if (i > 0)
-			owners[used++] = ',';
-		memcpy(owners + used, names[i], l);
+			out[used++] = ',';
+		memcpy(out + used, names[i], l);
 		used += l;
 	}
-	owners[used] = '\0';
+	if (n == 0)
+		out[used++] = '-';
+	out[used] = '\0';
+	free(names);
+	free(tmp);
+	return out;
+}
+
+/* Replaces *rows with a copy whose owner lists are normal.  0 or -ENOMEM
+ * (*rows unchanged). */
+static int normalise_owners(sc_lsrow **rows, size_t n)
+{
+	sc_lsrow *tmp = malloc(n * sizeof(*tmp)), *packed = NULL;
+	char **fixed = calloc(n, sizeof(*fixed));
+	int rc = (tmp != NULL && fixed != NULL) ? 0 : -ENOMEM;
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		tmp[i] = (*rows)[i];
+		if (tmp[i].owners == NULL || owners_normal(tmp[i].owners))
+			continue;   /* NULL: the pack makes it "-" */
+		fixed[i] = owners_sorted(tmp[i].owners);
+		if (fixed[i] == NULL)
+			rc = -ENOMEM;
+		tmp[i].owners = fixed[i];
+	}
+	if (rc == 0)
+		rc = sc_lsrows_pack(tmp, n, &packed);
+	if (rc == 0) {
+		free(*rows);
+		*rows = packed;
+	}
+	for (size_t i = 0; fixed != NULL && i < n; i++)
+		free(fixed[i]);
+	free(fixed);
+	free(tmp);
+	return rc;
 }
 
 static int cmp_sockaddr(const sc_sockaddr *a, const sc_sockaddr *b)
@@ -156,7 +227,7 @@ static int cmp_row(const void *pa, const void *pb)
 		return c;
 	if ((c = strncmp(a->state, b->state, sizeof(a->state))) != 0)
 		return c;
-	return strncmp(a->owners, b->owners, sizeof(a->owners));
+	return strcmp(a->owners, b->owners);
 }
 
 static void step_ls(sc_runner *r, const sc_stmt *st, sc_outcome *o)
@@ -176,9 +247,15 @@ static void step_ls(sc_runner *r, const sc_stmt *st, sc_outcome *o)
 		fatal(o, rc, "ls", NULL);
 		return;
 	}
+	bool normal = true;
 	for (size_t i = 0; i < n; i++) {
 		rows[i].state[sizeof(rows[i].state) - 1] = '\0';
-		normalise_owners(rows[i].owners, sizeof(rows[i].owners));
+		normal = normal && owners_normal(rows[i].owners);
+	}
+	if (!normal && (rc = normalise_owners(&rows, n)) != 0) {
+		free(rows);
+		fatal(o, rc, "ls", NULL);
+		return;
 	}
 	if (n > 1)
 		qsort(rows, n, sizeof(*rows), cmp_row);

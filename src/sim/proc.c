@@ -210,3 +210,14 @@ void sim_foreach_fd(sim_world *w, void (*fn)(sim_proc *p, int fd, stk_sock *sk, 
 				fn(p, fd, p->fds[fd], ctx);
 	}
 }
+
+void sim_foreach_fdtable(sim_world *w,
+			 void (*fn)(sim_proc *p, stk_sock *const *fds, int nfds, void *ctx),
+			 void *ctx)
+{
+	for (int i = 0; i < w->nprocs; i++) {
+		sim_proc *p = w->procs[i];
+		if (p->alive && p->nfds)
+			fn(p, p->fds, p->nfds, ctx);
+	}
+}

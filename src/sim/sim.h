@@ -91,5 +91,12 @@ uint64_t sim_fault_drop_packet(uint64_t n);
 
 /* Every (process, descriptor) pair holding a socket, for owner lists. */
 void sim_foreach_fd(sim_world *w, void (*fn)(sim_proc *p, int fd, stk_sock *sk, void *ctx), void *ctx);
+/* Every live process's descriptor table whole: fds[0..nfds), NULL where a
+ * descriptor is free, valid until the process opens or closes one.  For
+ * walks over many sockets (ls) that read the socket records ahead of the
+ * one they are at, which one callback per descriptor does not allow. */
+void sim_foreach_fdtable(sim_world *w,
+			 void (*fn)(sim_proc *p, stk_sock *const *fds, int nfds, void *ctx),
+			 void *ctx);
 
 #endif

@@ -722,6 +722,11 @@ void stk_foreach(stk_stack *st, void (*fn)(stk_sock *sk, void *ctx), void *ctx)
 			fn(sk, ctx);
 }
 
+int stk_sock_refs(const stk_sock *sk)
+{
+	return sk->refs;
+}
+
 const char *stk_state_name(const stk_sock *sk)
 {
 	const st_sock *c = sk->core;

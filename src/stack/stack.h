@@ -148,5 +148,10 @@ void stk_foreach(stk_stack *st, void (*fn)(stk_sock *sk, void *ctx), void *ctx);
 const char *stk_state_name(const stk_sock *sk);
 /* How many sockets the stack still owns (held, orphaned, TIME_WAIT). */
 size_t stk_sock_count(const stk_stack *st);
+/* How many descriptors, in any process, hold the socket (0: orphaned,
+ * TIME_WAIT, or a child not yet accepted).  With stk_sock_count, lets a
+ * walk of the descriptor tables (ls) know it has met every socket without
+ * keeping a set of them. */
+int stk_sock_refs(const stk_sock *sk);
 
 #endif

@@ -261,12 +261,12 @@ static int e_ls(sc_backend *b, const char *host, sc_lsrow **rows, size_t *n)
 	r[0].kind = SC_TCP6;
 	strcpy(r[0].state, "LISTEN");
 	put_addr(&r[0].local, E(b)->calls);
-	strcpy(r[0].owners, "");
+	r[0].owners = "";   /* the runner makes it "-" */
 	r[1].kind = SC_UDP4;
 	strcpy(r[1].state, "UNCONN");
 	put_addr(&r[1].local, 1);
 	put_addr(&r[1].peer, 3);
-	strcpy(r[1].owners, "-");
+	r[1].owners = "-";
 	*rows = r;
 	*n = 2;
 	return 0;
