@@ -310,9 +310,12 @@ void st_ehash_lookup_batch(const st_ehash *e, const st_pkt *const *p, size_t n, 
 			st_sock *c = NULL;
 			if (hit) {
 				c = slot_sk(l[__builtin_ctz(hit)]);
-				/* The tuple and the device: bytes 0..47. */
+				/* The tuple and the device: bytes 0..47, a second
+				 * line only when they straddle one (each line in
+				 * flight takes one of the core's few miss slots). */
 				__builtin_prefetch(c);
-				__builtin_prefetch((const char *)c + 47);
+				if (((uintptr_t)c & 63) > 64 - 48)
+					__builtin_prefetch((const char *)c + 47);
 			} else if (!emp) {
 				/* Full home line (rare below 3/4 load): the run goes
 				 * on in the next line. */
