@@ -7,8 +7,9 @@
  *                    decoded, every lookup through the tables -- measured
  *                    beside the same loop on this machine's kernel over
  *                    loopback, in the same run, so the figure is a ratio.
- *   ls               the model's `ls` of N bound sockets held by one
- *                    process (table walk, names, owners), per socket.
+ *   ls               the model's `ls` of N bound sockets, 1000 per
+ *                    process (descriptor tables, rows, owners), per
+ *                    socket: the call alone, fresh row memory included.
  *
  * The kernel peer runs in the current network namespace on 127.0.0.1 with
  * an ephemeral listener, SO_LINGER {1,0} on the client so that TIME_WAIT
