@@ -34,7 +34,9 @@
  * a normal run never uses it.
  *
  * Keys are zeroed before they are filled, so a key is hashed and compared
- * as seven plain 64-bit words (st_mixhash, hash.h), never field by field.
+ * as seven plain 64-bit words, never field by field.  The hash is
+ * st_mixhash (hash.h) written out for seven words, inline, with the key
+ * words computed once per table: the bind paths hash a dozen keys a call.
  *
  * The pool.  ports.c creates a bucket and one or two aggregates for the
  * first owner of a port and frees them with the last: at a million
@@ -115,6 +117,10 @@ int st_htab_init(st_htab *t, st_sipkey key, size_t initial)
 		return -ENOMEM;
 	t->nlines = lines;
 	t->key = key;
+	for (unsigned i = 0; i < 8; i++)
+		t->kw[i] = st_mixkey(&key, i);
+	t->kw[8] = st_mixkey(&key, 10);
+	t->kw[9] = st_mixkey(&key, 11);
 	t->pool.next_objs = 16;
 	return 0;
 }
@@ -139,13 +145,6 @@ void st_htab_destroy(st_htab *t)
 	pool_destroy(&t->pool);
 }
 
-uint64_t st_htab_hash(const st_htab *t, const st_hkey *k)
-{
-	uint64_t w[sizeof(st_hkey) / 8];
-	memcpy(w, k, sizeof(w));
-	uint64_t h = st_mixhash(&t->key, w, (unsigned)(sizeof(w) / 8)) & ~POOL_BIT;
-	return h ? h : 1;
-}
 
 static inline bool key_eq(const st_hkey *a, const st_hkey *b)
 {
@@ -201,10 +200,10 @@ static bool slot_room(const st_htab *t)
 	return t->count + 2 <= nslots(t);
 }
 
-/* Overflow nodes back into slots while there is room. */
+/* Overflow nodes back into slots while the load stays at most 3/4. */
 static void ovf_drain(st_htab *t)
 {
-	while (t->ovf && slot_room(t)) {
+	while (t->ovf && (t->count + 1) * 4 <= nslots(t) * 3) {
 		st_hnode *n = t->ovf;
 		t->ovf = n->next;
 		t->novf--;

@@ -124,6 +124,7 @@ typedef struct st_htab {
 	st_hnode *ovf;
 	size_t novf;
 	st_sipkey key;
+	uint64_t kw[10];         /* st_mixkey(key, i) for i < 8, 10, 11 */
 	st_hpool pool;
 } st_htab;
 
@@ -131,8 +132,19 @@ int st_htab_init(st_htab *t, st_sipkey key, size_t initial);
 /* Frees the slots and the pool's chunks (pool objects with them); other
  * objects are the caller's to free first (st_htab_clear). */
 void st_htab_destroy(st_htab *t);
-/* Never 0, bit 63 clear. */
-uint64_t st_htab_hash(const st_htab *t, const st_hkey *k);
+/* The index hash of a key (hash.h's st_mixhash over its seven words,
+ * with the key words computed once per table): never 0, bit 63 clear.
+ * Inline because every find and insert starts with it. */
+static inline uint64_t st_htab_hash(const st_htab *t, const st_hkey *k)
+{
+	uint64_t w[7];
+	memcpy(w, k, sizeof(w));
+	uint64_t acc = st_mum(w[0] ^ t->kw[0], w[1] ^ t->kw[1]) ^
+		       st_mum(w[2] ^ t->kw[2], w[3] ^ t->kw[3]) ^
+		       st_mum(w[4] ^ t->kw[4], w[5] ^ t->kw[5]) ^ st_mum(w[6] ^ t->kw[6], t->kw[7]);
+	uint64_t h = st_mum(acc ^ t->kw[8], 7 ^ t->kw[9]) & ~(UINT64_C(1) << 63);
+	return h ? h : 1;
+}
 st_hnode *st_htab_find(const st_htab *t, const st_hkey *k, uint64_t h);
 /* Insert never fails: growth is tried, and when it fails and the slots
  * are full the node goes to the overflow list.  h = st_htab_hash(k). */
@@ -141,6 +153,11 @@ void st_htab_insert(st_htab *t, st_hnode *n, const st_hkey *k, uint64_t h);
  * knows it without reading it. */
 void st_htab_insert_obj(st_htab *t, st_hnode *n, const st_hkey *k, uint64_t h);
 void st_htab_remove(st_htab *t, st_hnode *n);
+/* Start fetching the home line of hash h (for a find or insert soon). */
+static inline void st_htab_prefetch(const st_htab *t, uint64_t h)
+{
+	__builtin_prefetch(&t->s[(size_t)(h & (t->nlines - 1)) * 4], 1);
+}
 /* Every node, in no useful order: *cursor starts at 0; NULL at the end.
  * The table must not change during the walk. */
 st_hnode *st_htab_next(const st_htab *t, size_t *cursor);
