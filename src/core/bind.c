@@ -122,6 +122,7 @@ int st_setsockopt(st_net *net, st_sock *sk, st_opt opt, uint32_t value, const st
 		recount_begin(net, sk);
 		set_flag(sk, opt == ST_SO_REUSEADDR ? ST_F_REUSEADDR : ST_F_REUSEPORT, on);
 		recount_end(net, sk);
+		chain_note_head(net, sk);
 		return 0;
 	case ST_IPV6_V6ONLY:
 		if (sk->family != ST_AF_INET6)

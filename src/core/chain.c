@@ -124,6 +124,17 @@ static void class_set_head(struct st_class *cl, st_sock *sk)
 {
 	cl->head = sk;
 	cl->head_pos = sk ? sk->x->chain_pos : 0;
+	cl->head_rpg = sk && sk_has(sk, ST_F_REUSEPORT) ? sk->x->rp_group : NULL;
+}
+
+void chain_note_head(st_net *net, st_sock *sk)
+{
+	(void)net;
+	if (!sk_chain(sk) || sk_has(sk, ST_F_CHAIN_PARKED))
+		return;
+	struct st_class *cl = class_of(sk->x->chain, sk);
+	if (cl && cl->head == sk)
+		class_set_head(cl, sk);
 }
 
 static void class_insert_sorted(struct st_class *cl, st_sock *sk)

@@ -167,11 +167,14 @@ static st_sock *scan_chain(st_net *net, struct st_chain *c, const st_pkt *p, boo
 		}
 		best = sc;
 		best_idx = idx;
-		if (sk_has(sk, ST_F_REUSEPORT) && sk_rpg(sk)) {
-			st_sock *pick = rp_select(net, sk, p, ex);
+		/* The head's flag and group come from the class (head_rpg), so
+		 * that a lookup answered by a group does not wait for the
+		 * head's record and linkage before it can read the group. */
+		if (cl->head_rpg) {
+			st_sock *pick = rp_select(net, cl->head_rpg, sk, p, ex);
 			if (pick) {
 				mark_cand(ex, idx, ST_WHY_REUSEPORT);
-				if (p->proto == ST_TCP || !sk_rpg(sk)->has_conns) {
+				if (p->proto == ST_TCP || !cl->head_rpg->has_conns) {
 					mark_cand(ex, idx, ST_WHY_EARLY_RETURN);
 					return pick;
 				}

@@ -224,8 +224,9 @@ static int check_chain(const struct st_chain *c, size_t *parked, char *buf, size
 				return fail(buf, len, "chain member in the wrong class", port);
 			if (s->x->ch_prev != prev || (prev && prev->x->chain_pos >= s->x->chain_pos))
 				return fail(buf, len, "chain class out of order", port);
-			if (!prev && cl->head_pos != s->x->chain_pos)
-				return fail(buf, len, "chain class head position stale", port);
+			if (!prev && (cl->head_pos != s->x->chain_pos ||
+				      cl->head_rpg != (sk_has(s, ST_F_REUSEPORT) ? s->x->rp_group : NULL)))
+				return fail(buf, len, "chain class head cache stale", port);
 			if (s->proto == ST_TCP && s->state != ST_LISTEN)
 				return fail(buf, len, "non-listener in a TCP chain", port);
 			if (++n > cl->n)

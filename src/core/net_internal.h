@@ -227,6 +227,9 @@ struct st_class {
 	st_sock *head, *tail;    /* unparked members, ascending chain_pos */
 	int64_t head_pos;        /* head->x->chain_pos: a scan orders the
 				  * classes without touching their heads */
+	struct st_rpgroup *head_rpg; /* the head's group if the head has
+				  * SO_REUSEPORT set, else NULL: what a
+				  * lookup consults at this class (D-T5) */
 	uint32_t n;              /* members in the list                   */
 	uint32_t nparked;        /* connected UDP members, not listed      */
 };
@@ -511,6 +514,9 @@ void chain_park(st_net *net, st_sock *sk);
 void chain_unpark(st_net *net, st_sock *sk);
 /* Give a linked socket a new head position (a rehash to the same slot). */
 void chain_move_head(st_net *net, st_sock *sk);
+/* sk's group or SO_REUSEPORT flag changed: refresh its class's head_rpg
+ * if sk heads its class. */
+void chain_note_head(st_net *net, st_sock *sk);
 /* The socket's device changes from old_dev to dev (sk->dev is set to dev;
  * it may already be); its chain and position stay.  Room for the new
  * class must have been made with chain_prepare (on a copy of sk with the
@@ -534,7 +540,9 @@ int rp_prepare(st_net *net, const st_sock *sk, st_rp_prep *p);
 void rp_abort(st_net *net, st_rp_prep *p);
 void rp_join(st_net *net, st_sock *sk, st_rp_prep *p);
 void rp_leave(st_net *net, st_sock *sk);
-st_sock *rp_select(st_net *net, st_sock *first, const st_pkt *p, st_lookup_explain *ex);
+/* A member of g (first's group) for packet p, or NULL. */
+st_sock *rp_select(st_net *net, struct st_rpgroup *g, st_sock *first, const st_pkt *p,
+		   st_lookup_explain *ex);
 
 /* bind.c: the UDP primary chain. */
 void udp_primary_insert(struct st_portbkt *b, st_sock *sk);

@@ -138,10 +138,13 @@ void rp_join(st_net *net, st_sock *sk, st_rp_prep *p)
 	if (p->created) {
 		st_hkey k = g->h.key;
 		st_htab_insert(&net->h, &g->h, &k, st_htab_hash(&net->h, &k));
-		if (p->adopt)
+		if (p->adopt) {
 			append(g, p->adopt);
+			chain_note_head(net, p->adopt);
+		}
 	}
 	append(g, sk);
+	chain_note_head(net, sk);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -158,6 +161,7 @@ void rp_leave(st_net *net, st_sock *sk)
 	}
 	sk->x->rp_group = NULL;
 	sk->x->rp_index = 0;
+	chain_note_head(net, sk);
 	if (g->n == 0) {
 		st_htab_remove(&net->h, &g->h);
 		st_free(g->m);
@@ -180,9 +184,9 @@ static uint32_t flow_hash(st_net *net, const st_pkt *p)
 	return (uint32_t)st_siphash(key, &k, sizeof(k));
 }
 
-st_sock *rp_select(st_net *net, st_sock *first, const st_pkt *p, st_lookup_explain *ex)
+st_sock *rp_select(st_net *net, struct st_rpgroup *g, st_sock *first, const st_pkt *p,
+		   st_lookup_explain *ex)
 {
-	struct st_rpgroup *g = sk_rpg(first);
 	if (!g || g->n == 0)
 		return NULL;
 	uint32_t h = flow_hash(net, p);
