@@ -252,97 +252,95 @@ int st_net_check(const st_net *net, char *buf, size_t len)
 	size_t owners = 0, parked = 0, chain_parked = 0, tw_owners = 0;
 	size_t cur = 0;
 	for (const st_hnode *n; (n = st_htab_next(&net->h, &cur)) != NULL;) {
-		{
-			if (n->key.type == HT_PORT) {
-				const struct st_portbkt *b = (const void *)n;
-				uint32_t cnt = 0, expl = 0;
-				for (const st_sock *o = b->owners; o; o = o->own_next) {
-					cnt++;
-					if (!sk_has(o, ST_F_CONNECT_BIND))
-						expl++;
-					if (o->bkt != b || !sk_has(o, ST_F_HASHED))
-						return fail(buf, len, "owner not linked to its bucket", n->key.port);
-					if (o->lport != n->key.port || o->proto != n->key.proto)
-						return fail(buf, len, "owner on the wrong port", n->key.port);
-					if (o->own_next && o->own_next->own_prev != o)
-						return fail(buf, len, "broken owner list", n->key.port);
-					if (o->proto == ST_TCP && o->state == ST_LISTEN && !sk_has(o, ST_F_LHASHED))
-						return fail(buf, len, "listener not in its chain", n->key.port);
-					if (o->proto == ST_UDP && !sk_has(o, ST_F_LHASHED))
-						return fail(buf, len, "UDP socket not in its chain", n->key.port);
-					if (sk_rpg(o) && (sk_rpi(o) >= sk_rpg(o)->n ||
-							  sk_rpg(o)->m[sk_rpi(o)] != o))
-						return fail(buf, len, "reuseport index wrong", n->key.port);
-					bool needs_x = sk_has(o, ST_F_LHASHED) || o->proto == ST_UDP ||
-						       sk_rpg(o) != NULL;
-					if ((o->x != NULL) != needs_x)
-						return fail(buf, len, o->x ? "linkage kept by a socket in no chain"
-									   : "chained socket without linkage",
+		if (n->key.type == HT_PORT) {
+			const struct st_portbkt *b = (const void *)n;
+			uint32_t cnt = 0, expl = 0;
+			for (const st_sock *o = b->owners; o; o = o->own_next) {
+				cnt++;
+				if (!sk_has(o, ST_F_CONNECT_BIND))
+					expl++;
+				if (o->bkt != b || !sk_has(o, ST_F_HASHED))
+					return fail(buf, len, "owner not linked to its bucket", n->key.port);
+				if (o->lport != n->key.port || o->proto != n->key.proto)
+					return fail(buf, len, "owner on the wrong port", n->key.port);
+				if (o->own_next && o->own_next->own_prev != o)
+					return fail(buf, len, "broken owner list", n->key.port);
+				if (o->proto == ST_TCP && o->state == ST_LISTEN && !sk_has(o, ST_F_LHASHED))
+					return fail(buf, len, "listener not in its chain", n->key.port);
+				if (o->proto == ST_UDP && !sk_has(o, ST_F_LHASHED))
+					return fail(buf, len, "UDP socket not in its chain", n->key.port);
+				if (sk_rpg(o) && (sk_rpi(o) >= sk_rpg(o)->n ||
+						  sk_rpg(o)->m[sk_rpi(o)] != o))
+					return fail(buf, len, "reuseport index wrong", n->key.port);
+				bool needs_x = sk_has(o, ST_F_LHASHED) || o->proto == ST_UDP ||
+					       sk_rpg(o) != NULL;
+				if ((o->x != NULL) != needs_x)
+					return fail(buf, len, o->x ? "linkage kept by a socket in no chain"
+								   : "chained socket without linkage",
+						    n->key.port);
+				if (o->state == ST_TIME_WAIT) {
+					tw_owners++;
+					if (!net->tw_cap ||
+					    net->tw_ring[o->tw_slot & (net->tw_cap - 1)] != o)
+						return fail(buf, len, "TIME_WAIT record not in the ring",
 							    n->key.port);
-					if (o->state == ST_TIME_WAIT) {
-						tw_owners++;
-						if (!net->tw_cap ||
-						    net->tw_ring[o->tw_slot & (net->tw_cap - 1)] != o)
-							return fail(buf, len, "TIME_WAIT record not in the ring",
-								    n->key.port);
-					}
-					bool conn_udp = o->proto == ST_UDP && o->state == ST_ESTABLISHED;
-					if (sk_has(o, ST_F_CHAIN_PARKED) != conn_udp)
-						return fail(buf, len, "connected UDP socket not parked, or the reverse",
-							    n->key.port);
-					parked += sk_has(o, ST_F_CHAIN_PARKED);
 				}
-				if (cnt != b->nowners || cnt == 0)
-					return fail(buf, len, "owner count wrong", n->key.port);
-				if (expl != b->nexplicit)
-					return fail(buf, len, "explicit owner count wrong", n->key.port);
-				owners += cnt;
-				int err = check_primary(b, n->key.proto, buf, len);
-				if (err)
-					return err;
-			} else if (n->key.type == HT_CHAIN) {
-				int err = check_chain((const struct st_chain *)n, &chain_parked, buf, len);
-				if (err)
-					return err;
-			} else if (n->key.type == HT_RPG) {
-				const struct st_rpgroup *g = (const void *)n;
-				if (g->n == 0 || g->n > g->cap || g->n > RP_MAX_MEMBERS)
-					return fail(buf, len, "reuseport group size wrong", 0);
-				for (uint32_t m = 0; m < g->n; m++)
-					if (sk_rpg(g->m[m]) != g || sk_rpi(g->m[m]) != m ||
-					    !sk_has(g->m[m], ST_F_HASHED))
-						return fail(buf, len, "reuseport member does not point back",
-							    g->m[m]->lport);
-			} else if (n->key.type == HT_AGG) {
-				const struct st_agg *g = (const void *)n;
-				const struct st_portbkt *b = NULL;
-				st_hkey k;
-				memset(&k, 0, sizeof(k));
-				k.type = HT_PORT;
-				k.proto = n->key.proto;
-				k.port = n->key.port;
-				b = (const void *)st_htab_find(&net->h, &k, st_htab_hash(&net->h, &k));
-				st_counts c = {0, 0, 0, 0};
-				uint32_t refs = 0;
-				for (const st_sock *o = b ? b->owners : NULL; o; o = o->own_next) {
-					if (o->kind != n->key.kind)
-						continue;
-					if (n->key.dev == DEV_ANY ? !o->dev
-					    : n->key.dev != DEV_ALL && o->dev != n->key.dev)
-						continue;
-					if (n->key.exact && !st_addr_equal(&o->laddr, &n->key.addr))
-						continue;
-					refs++;
-					bool nr = !(sk_has(o, ST_F_REUSEADDR) && o->state != ST_LISTEN);
-					bool rp = sk_has(o, ST_F_REUSEPORT), tw = o->state == ST_TIME_WAIT;
-					c.total++;
-					c.notraok += nr;
-					c.rp_tw += rp && tw;
-					c.notraok_rp_tw += rp && tw && nr;
-				}
-				if (refs != g->refs || refs == 0 || memcmp(&c, &g->c, sizeof(c)))
-					return fail(buf, len, "aggregate counters disagree with owners", n->key.port);
+				bool conn_udp = o->proto == ST_UDP && o->state == ST_ESTABLISHED;
+				if (sk_has(o, ST_F_CHAIN_PARKED) != conn_udp)
+					return fail(buf, len, "connected UDP socket not parked, or the reverse",
+						    n->key.port);
+				parked += sk_has(o, ST_F_CHAIN_PARKED);
 			}
+			if (cnt != b->nowners || cnt == 0)
+				return fail(buf, len, "owner count wrong", n->key.port);
+			if (expl != b->nexplicit)
+				return fail(buf, len, "explicit owner count wrong", n->key.port);
+			owners += cnt;
+			int err = check_primary(b, n->key.proto, buf, len);
+			if (err)
+				return err;
+		} else if (n->key.type == HT_CHAIN) {
+			int err = check_chain((const struct st_chain *)n, &chain_parked, buf, len);
+			if (err)
+				return err;
+		} else if (n->key.type == HT_RPG) {
+			const struct st_rpgroup *g = (const void *)n;
+			if (g->n == 0 || g->n > g->cap || g->n > RP_MAX_MEMBERS)
+				return fail(buf, len, "reuseport group size wrong", 0);
+			for (uint32_t m = 0; m < g->n; m++)
+				if (sk_rpg(g->m[m]) != g || sk_rpi(g->m[m]) != m ||
+				    !sk_has(g->m[m], ST_F_HASHED))
+					return fail(buf, len, "reuseport member does not point back",
+						    g->m[m]->lport);
+		} else if (n->key.type == HT_AGG) {
+			const struct st_agg *g = (const void *)n;
+			const struct st_portbkt *b = NULL;
+			st_hkey k;
+			memset(&k, 0, sizeof(k));
+			k.type = HT_PORT;
+			k.proto = n->key.proto;
+			k.port = n->key.port;
+			b = (const void *)st_htab_find(&net->h, &k, st_htab_hash(&net->h, &k));
+			st_counts c = {0, 0, 0, 0};
+			uint32_t refs = 0;
+			for (const st_sock *o = b ? b->owners : NULL; o; o = o->own_next) {
+				if (o->kind != n->key.kind)
+					continue;
+				if (n->key.dev == DEV_ANY ? !o->dev
+				    : n->key.dev != DEV_ALL && o->dev != n->key.dev)
+					continue;
+				if (n->key.exact && !st_addr_equal(&o->laddr, &n->key.addr))
+					continue;
+				refs++;
+				bool nr = !(sk_has(o, ST_F_REUSEADDR) && o->state != ST_LISTEN);
+				bool rp = sk_has(o, ST_F_REUSEPORT), tw = o->state == ST_TIME_WAIT;
+				c.total++;
+				c.notraok += nr;
+				c.rp_tw += rp && tw;
+				c.notraok_rp_tw += rp && tw && nr;
+			}
+			if (refs != g->refs || refs == 0 || memcmp(&c, &g->c, sizeof(c)))
+				return fail(buf, len, "aggregate counters disagree with owners", n->key.port);
 		}
 	}
 	if (owners != net->nhashed)
