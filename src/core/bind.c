@@ -371,7 +371,9 @@ static bool reserved(const st_net *net, int port)
 int tcp_find_open_port(st_net *net, st_sock *sk, int kind, const st_addr *a, uint16_t *port_out)
 {
 	bool relax = false;
-again:;
+	st_pscan sc;
+again:
+	tcp_port_scan_init(net, &sc, sk, kind, a, relax);
 	int attempt_half = sk_has(sk, ST_F_REUSEADDR) ? 1 : 0;
 other_half:;
 	int low, high;
@@ -404,7 +406,7 @@ other_parity:
 	}
 	/* One parity round in the kernel's order (ports.c skips whole words
 	 * of ports held at this address). */
-	if (tcp_port_round(net, sk, kind, a, relax, low, high, remaining, offset, port_out) == 0) {
+	if (tcp_port_round(&sc, sk, kind, a, relax, low, high, remaining, offset, port_out) == 0) {
 		if (hint_pending(net))
 			hint_refuse(net, "another port was free in an earlier round of Linux's search "
 					 "(ports of the range's odd offsets first, the lower half first "

@@ -50,7 +50,7 @@
  * chunks instead of walking the objects (the slot's bit 63 marks a pool
  * object, so st_htab_clear skips it without reading it).  Every object
  * handed out counts as one allocation for failure injection
- * (st_alloc_attempt), and every chunk is an st_malloc of its own, so the
+ * (st_alloc_attempt), and every chunk passes st_malloc's hook first, so the
  * walks that fail each allocation in turn still reach every -ENOMEM path.
  * Under AddressSanitizer free objects and unused chunk tails are
  * poisoned, so a use after free is still caught.
@@ -340,24 +340,40 @@ void st_htab_clear(st_htab *t, void (*fn)(st_hnode *n, void *ctx), void *ctx)
 
 /* ---- the pool ------------------------------------------------------- */
 
-enum { CHUNK_HDR = 2 * sizeof(void *), MAX_CHUNK_OBJS = 512 };
+/* Chunks double from 16 objects to 2 MiB.  A chunk of 2 MiB is aligned
+ * to 2 MiB and offered to the kernel for a transparent huge page: the
+ * first owner of a port takes three fresh objects, and at tens of
+ * thousands of ports the page faults of 4 KiB pages cost as much as the
+ * table work (docs/performance.md, bind0-exhaust).  The header -- the
+ * chunk list link and the chunk's size -- sits in the first object slot,
+ * so that a huge chunk is exactly one huge page. */
+#define HUGE_CHUNK ((size_t)2 << 20)
+enum { MAX_CHUNK_OBJS = HUGE_CHUNK / ST_HOBJ_SIZE };
 
 static int chunk_new(st_hpool *p)
 {
 	size_t objs = p->next_objs;
-	/* malloc aligns to 16: the first 64-byte boundary after the header
-	 * is at most 64 bytes in. */
-	size_t bytes = objs * ST_HOBJ_SIZE + 64 + CHUNK_HDR;
-	void **hdr = st_malloc(bytes);
-	if (!hdr)
+	size_t bytes = objs * ST_HOBJ_SIZE;
+	/* Failure injection sees this allocation through st_malloc first;
+	 * the chunk itself needs an alignment malloc does not give. */
+	void *probe = st_malloc(1);
+	if (!probe)
 		return -ENOMEM;
+	st_free(probe);
+	void *mem = NULL;
+	if (posix_memalign(&mem, bytes >= HUGE_CHUNK ? HUGE_CHUNK : 64, bytes) != 0)
+		return -ENOMEM;
+#ifdef MADV_HUGEPAGE
+	if (bytes >= HUGE_CHUNK)
+		(void)madvise(mem, bytes, MADV_HUGEPAGE);
+#endif
+	void **hdr = mem;
 	hdr[0] = p->chunks;
 	hdr[1] = (void *)(uintptr_t)bytes;
 	p->chunks = hdr;
-	uintptr_t a = ((uintptr_t)hdr + CHUNK_HDR + 63) & ~(uintptr_t)63;
-	p->cur = (char *)a;
-	p->end = p->cur + objs * ST_HOBJ_SIZE;
-	POISON(p->cur, objs * ST_HOBJ_SIZE);
+	p->cur = (char *)mem + ST_HOBJ_SIZE;
+	p->end = (char *)mem + bytes;
+	POISON(p->cur, bytes - ST_HOBJ_SIZE);
 	if (p->next_objs < MAX_CHUNK_OBJS)
 		p->next_objs *= 2;
 	return 0;

@@ -473,11 +473,31 @@ void owner_uncount(st_net *net, st_sock *sk);
 void owner_count(st_net *net, st_sock *sk);
 /* TCP rule: number of owners S conflicts with (0 = none). */
 uint32_t tcp_conflicts(st_net *net, const st_sock *s, uint16_t port, int kind, const st_addr *a);
+/* The port sets one bind(0) search consults (ports.c), found once per
+ * (socket, relax) and shared by the search's rounds: near exhaustion a
+ * socket with SO_REUSEADDR runs four rounds (two halves, two parities),
+ * three of them over ports that are all held. */
+struct st_pset;
+typedef struct st_pscan {
+	st_net *net;
+	int nkeys;
+	st_hkey keys[5];
+	struct st_pset *set[5];
+	bool usable;             /* sets describe S's conflicts exactly */
+	unsigned looked;         /* bit j: set[j] has been looked up     */
+	bool built;
+	uint32_t held;           /* held ports met so far                */
+	unsigned holders;        /* keys that held them                  */
+	const uint8_t *reserved;
+} st_pscan;
+void tcp_port_scan_init(st_net *net, st_pscan *sc, const st_sock *s, int kind, const st_addr *a,
+			bool relax);
 /* One parity round of inet_csk_find_open_port: the ports low + offset,
  * +2, ... (wrapping by `remaining` at `high`) in the kernel's order; the
  * first that is not reserved and free for S in search mode.  Whole words
- * of ports held at S's address are skipped (port sets, ports.c). */
-int tcp_port_round(st_net *net, const st_sock *s, int kind, const st_addr *a, bool relax,
+ * of ports held at S's address are skipped (port sets, ports.c).  sc was
+ * set up by tcp_port_scan_init for the same s, kind, a and relax. */
+int tcp_port_round(st_pscan *sc, const st_sock *s, int kind, const st_addr *a, bool relax,
 		   int low, int high, uint32_t remaining, uint32_t offset, uint16_t *port_out);
 /* bind(0)'s search-mode test (RA/RP ignored unless relax), in O(1). */
 bool tcp_search_conflict(st_net *net, const st_sock *s, uint16_t port, int kind,

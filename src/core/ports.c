@@ -755,19 +755,8 @@ static struct st_pset *pset_build(st_net *net, const st_hkey *aggkey)
 }
 
 /* A search's view: the keys S overlaps and their sets, where they exist. */
-struct pscan {
-	st_net *net;
-	int nkeys;
-	st_hkey keys[5];
-	struct st_pset *set[5];
-	bool usable;             /* sets describe S's conflicts exactly */
-	unsigned looked;         /* bit j: set[j] has been looked up     */
-	bool built;
-	const uint8_t *reserved;
-};
-
-static void pscan_init(struct pscan *sc, st_net *net, const st_sock *s, int kind,
-		       const st_addr *a, bool relax)
+void tcp_port_scan_init(st_net *net, st_pscan *sc, const st_sock *s, int kind, const st_addr *a,
+			bool relax)
 {
 	memset(sc, 0, sizeof(*sc));
 	sc->net = net;
@@ -785,7 +774,7 @@ static void pscan_init(struct pscan *sc, st_net *net, const st_sock *s, int kind
 
 /* Which of the scan's keys hold port q (bit j): for a usable scan, q
  * conflicts exactly when one does (search mode counts every owner). */
-static unsigned pscan_holders(const struct pscan *sc, uint16_t q)
+static unsigned pscan_holders(const st_pscan *sc, uint16_t q)
 {
 	unsigned m = 0;
 	for (int j = 0; j < sc->nkeys; j++) {
@@ -800,7 +789,7 @@ static unsigned pscan_holders(const struct pscan *sc, uint16_t q)
 /* Find the sets of the keys in `which` that exist.  Done lazily, for the
  * keys that hold a port the search met (most searches end on the first
  * port they test, and most keys hold nothing). */
-static void pscan_look(struct pscan *sc, unsigned which)
+static void pscan_look(st_pscan *sc, unsigned which)
 {
 	which &= ~sc->looked;
 	sc->looked |= which;
@@ -811,7 +800,7 @@ static void pscan_look(struct pscan *sc, unsigned which)
 
 /* Build the sets of the keys in `which` (those that held ports the
  * search met) that have none yet. */
-static void pscan_build(struct pscan *sc, unsigned which)
+static void pscan_build(st_pscan *sc, unsigned which)
 {
 	sc->built = true;
 	pscan_look(sc, which);
@@ -820,7 +809,7 @@ static void pscan_build(struct pscan *sc, unsigned which)
 			sc->set[j] = pset_build(sc->net, &sc->keys[j]);
 }
 
-static uint64_t reserved_word(const struct pscan *sc, int w)
+static uint64_t reserved_word(const st_pscan *sc, int w)
 {
 	uint64_t v;
 	memcpy(&v, sc->reserved + w * 8, 8);
@@ -829,7 +818,7 @@ static uint64_t reserved_word(const struct pscan *sc, int w)
 
 /* The first port >= port, < limit, of port's parity, that is neither
  * reserved nor in one of the sets; -1 if none. */
-static int pscan_next(const struct pscan *sc, int port, int limit)
+static int pscan_next(const st_pscan *sc, int port, int limit)
 {
 	int par = port & 1;
 	uint64_t pm = par ? PAR_ODD : PAR_EVEN;
@@ -860,17 +849,15 @@ static int pscan_next(const struct pscan *sc, int port, int limit)
 	return -1;
 }
 
-int tcp_port_round(st_net *net, const st_sock *s, int kind, const st_addr *a, bool relax,
+int tcp_port_round(st_pscan *sc, const st_sock *s, int kind, const st_addr *a, bool relax,
 		   int low, int high, uint32_t remaining, uint32_t offset, uint16_t *port_out)
 {
-	struct pscan sc;
-	pscan_init(&sc, net, s, kind, a, relax);
-	uint32_t held = 0;
-	unsigned holders = 0;
+	st_net *net = sc->net;
 	/* Where sets exist, use them from the first port on: near
-	 * exhaustion the first port tested is then usually free. */
-	if (sc.usable && net->npsets)
-		pscan_look(&sc, (1u << sc.nkeys) - 1);
+	 * exhaustion the first port tested is then usually free.  (Looked
+	 * up once per search: pscan_look skips keys already looked at.) */
+	if (sc->usable && net->npsets)
+		pscan_look(sc, (1u << sc->nkeys) - 1);
 	/* The kernel's loop visits low + offset + i for i = 0, 2, ... <
 	 * remaining, less `remaining` once past `high`: two runs of one
 	 * parity, [low + offset, min(high, low + offset + remaining)) and
@@ -885,7 +872,7 @@ int tcp_port_round(st_net *net, const st_sock *s, int kind, const st_addr *a, bo
 			port -= (int)remaining;
 			limit = low + (int)offset;
 		}
-		int q = sc.usable ? pscan_next(&sc, port, limit) : port;
+		int q = sc->usable ? pscan_next(sc, port, limit) : port;
 		if (q < 0) {
 			i += (uint32_t)(((limit - port) + 1) / 2) * 2;
 			continue;
@@ -898,16 +885,16 @@ int tcp_port_round(st_net *net, const st_sock *s, int kind, const st_addr *a, bo
 				*port_out = (uint16_t)q;
 				return 0;
 			}
-			if (sc.usable) {
-				unsigned m = pscan_holders(&sc, (uint16_t)q);
+			if (sc->usable) {
+				unsigned m = pscan_holders(sc, (uint16_t)q);
 				if (!m) {
 					*port_out = (uint16_t)q;
 					return 0;
 				}
-				pscan_look(&sc, m);
-				holders |= m;
-				if (!sc.built && ++held > PSET_BUILD_AFTER)
-					pscan_build(&sc, holders);
+				pscan_look(sc, m);
+				sc->holders |= m;
+				if (!sc->built && ++sc->held > PSET_BUILD_AFTER)
+					pscan_build(sc, sc->holders);
 			} else if (!tcp_search_conflict(net, s, (uint16_t)q, kind, a, relax)) {
 				*port_out = (uint16_t)q;
 				return 0;
