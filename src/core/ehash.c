@@ -272,10 +272,14 @@ st_sock *st_ehash_lookup_pkt(const st_ehash *e, const st_pkt *p)
  * st_ehash_lookup_pkt's.
  */
 #ifndef PIPE_D
-#define PIPE_D 12 /* keys between stages; -DPIPE_D=... tunes it for another memory */
+#define PIPE_D 12 /* keys between stages 1 and 2; -DPIPE_D=... tunes it */
 #endif
-enum { PIPE_RING = 2 * PIPE_D < 64 ? 64 : 2 * PIPE_D < 128 ? 128 : 256 };
-_Static_assert(PIPE_RING > 2 * PIPE_D && (PIPE_RING & (PIPE_RING - 1)) == 0, "ring size");
+#ifndef PIPE_D2
+#define PIPE_D2 PIPE_D /* keys between stages 2 and 3 */
+#endif
+enum { PIPE_ALL = PIPE_D + PIPE_D2 };
+enum { PIPE_RING = PIPE_ALL < 64 ? 64 : PIPE_ALL < 128 ? 128 : 256 };
+_Static_assert(PIPE_RING > PIPE_ALL && (PIPE_RING & (PIPE_RING - 1)) == 0, "ring size");
 /* cand[] value: resolve by the full probe at the last stage. */
 #define CAND_PROBE ((st_sock *)(uintptr_t)1)
 
@@ -284,7 +288,7 @@ void st_ehash_lookup_batch(const st_ehash *e, const st_pkt *const *p, size_t n, 
 	uint64_t tags[PIPE_RING];
 	st_sock *cand[PIPE_RING];
 	size_t mask = nslots(e) - 1;
-	for (size_t i = 0; i < n + 2 * PIPE_D; i++) {
+	for (size_t i = 0; i < n + PIPE_ALL; i++) {
 		if (i < n) {
 			const st_pkt *k = p[i];
 			uint64_t t = tag_of(e, &k->daddr, k->dport, &k->saddr, k->sport);
@@ -324,8 +328,8 @@ void st_ehash_lookup_batch(const st_ehash *e, const st_pkt *const *p, size_t n, 
 			}
 			cand[j % PIPE_RING] = c;
 		}
-		if (i >= 2 * PIPE_D) {
-			size_t k = i - 2 * PIPE_D;
+		if (i >= PIPE_ALL) {
+			size_t k = i - PIPE_ALL;
 			st_sock *c = cand[k % PIPE_RING];
 			if (c == CAND_PROBE || (c && !pkt_match(c, p[k])))
 				c = lookup_from(e, tags[k % PIPE_RING], p[k]);
