@@ -480,11 +480,6 @@ static void explain_tcp_conflict(st_net *net, const st_sock *s, uint16_t port, i
  * of the port, so does a bind to 127.0.0.6 (docs/conformance.md lists
  * it).  Rare enough to be found by walking the port's owners.
  */
-static bool v4_shadow(const st_sock *e)
-{
-	return e->family == ST_AF_INET6 && e->kind == K_V6SPEC && !sk_has(e, ST_F_V6ONLY);
-}
-
 static bool shadow_applies(const st_sock *s, int kind, const st_addr *a)
 {
 	if (s->family != ST_AF_INET)
@@ -496,10 +491,7 @@ static bool shadow_applies(const st_sock *s, int kind, const st_addr *a)
 static bool port_has_shadow(st_net *net, int proto, uint16_t port)
 {
 	const struct st_portbkt *b = bkt_find(net, proto, port);
-	for (const st_sock *o = b ? b->owners : NULL; o; o = o->own_next)
-		if (v4_shadow(o))
-			return true;
-	return false;
+	return b && b->nshadow > 0;
 }
 
 /* A TCP owner S conflicts with through its shadow, or NULL. */
@@ -509,8 +501,10 @@ static const st_sock *tcp_shadow_conflict(st_net *net, const st_sock *s, uint16_
 	if (!shadow_applies(s, kind, a))
 		return NULL;
 	const struct st_portbkt *b = bkt_find(net, ST_TCP, port);
-	for (const st_sock *o = b ? b->owners : NULL; o; o = o->own_next) {
-		if (!v4_shadow(o))
+	if (!b || !b->nshadow)
+		return NULL;
+	for (const st_sock *o = b->owners; o; o = o->own_next) {
+		if (!sk_v4_shadow(o))
 			continue;
 		st_sock as4 = *o;
 		as4.kind = K_V4SPEC;
@@ -577,7 +571,7 @@ static bool udp_relevant_owner(const st_sock *s, int kind, const st_addr *a, con
 		return false;
 	if (!dev_compatible(s->dev, e->dev))
 		return false;
-	if (v4_shadow(e) && shadow_applies(s, kind, a))
+	if (sk_v4_shadow(e) && shadow_applies(s, kind, a))
 		return true;
 	return kinds_overlap(kind, a, e->kind, &e->laddr);
 }

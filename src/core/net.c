@@ -254,9 +254,10 @@ int st_net_check(const st_net *net, char *buf, size_t len)
 	for (const st_hnode *n; (n = st_htab_next(&net->h, &cur)) != NULL;) {
 		if (n->key.type == HT_PORT) {
 			const struct st_portbkt *b = (const void *)n;
-			uint32_t cnt = 0, expl = 0;
+			uint32_t cnt = 0, expl = 0, shadows = 0;
 			for (const st_sock *o = b->owners; o; o = o->own_next) {
 				cnt++;
+				shadows += sk_v4_shadow(o);
 				if (!sk_has(o, ST_F_CONNECT_BIND))
 					expl++;
 				if (o->bkt != b || !sk_has(o, ST_F_HASHED))
@@ -295,6 +296,8 @@ int st_net_check(const st_net *net, char *buf, size_t len)
 				return fail(buf, len, "owner count wrong", n->key.port);
 			if (expl != b->nexplicit)
 				return fail(buf, len, "explicit owner count wrong", n->key.port);
+			if (shadows != b->nshadow)
+				return fail(buf, len, "IPv4-shadow owner count wrong", n->key.port);
 			owners += cnt;
 			int err = check_primary(b, n->key.proto, buf, len);
 			if (err)

@@ -205,6 +205,9 @@ struct st_portbkt {
 	st_sock *owners;         /* newest first (own_next/own_prev)    */
 	uint32_t nowners;
 	uint32_t nexplicit;      /* owners without ST_F_CONNECT_BIND    */
+	uint32_t nshadow;        /* owners that are IPv4 shadows
+				  * (sk_v4_shadow): a wildcard IPv4 bind
+				  * walks the owners only when some are */
 	int8_t fastreuse;        /* -1 connect-only, 0, 1               */
 	int8_t fastreuseport;    /* -1 connect-only, 0, FRP_ANY, FRP_STRICT */
 	uint8_t fast_family;
@@ -403,6 +406,14 @@ static inline int pidx(int proto)
 static inline bool sk_has(const st_sock *sk, uint32_t f)
 {
 	return (sk->flags & f) != 0;
+}
+
+/* An AF_INET6 socket on a native address that is not IPV6_V6ONLY (its
+ * address came from connect()): Linux gives it the IPv4 address
+ * 127.0.0.6, which IPv4 binds can conflict with (bind.c). */
+static inline bool sk_v4_shadow(const st_sock *e)
+{
+	return e->family == ST_AF_INET6 && e->kind == K_V6SPEC && !sk_has(e, ST_F_V6ONLY);
 }
 
 /* Was this record ever given to st_sock_init()?  A zeroed or garbage

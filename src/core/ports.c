@@ -427,11 +427,13 @@ static void aggs_detach(st_net *net, st_sock *sk, const st_owner_prep *keep)
  * socket keeps its place among the port's owners. */
 void owner_move(st_net *net, st_sock *sk, const st_addr *a, int kind, int32_t dev, st_owner_prep *p)
 {
+	bool shadow = sk_v4_shadow(sk);
 	aggs_detach(net, sk, p);
 	sk->laddr = *a;
 	sk->kind = (uint8_t)kind;
 	sk->dev = dev;
 	aggs_attach(net, sk, p);
+	sk->bkt->nshadow += (uint32_t)sk_v4_shadow(sk) - (uint32_t)shadow;
 	if (p->new_bkt)
 		st_htab_obj_free(&net->h, p->bkt);
 	memset(p, 0, sizeof(*p));
@@ -455,6 +457,7 @@ void owner_link(st_net *net, st_sock *sk, st_owner_prep *p)
 		b->owners->own_prev = sk;
 	b->owners = sk;
 	b->nowners++;
+	b->nshadow += sk_v4_shadow(sk);
 	if (!sk_has(sk, ST_F_CONNECT_BIND))
 		b->nexplicit++;
 	sk->flags |= ST_F_HASHED;
@@ -475,6 +478,7 @@ void owner_unlink(st_net *net, st_sock *sk)
 		sk->own_next->own_prev = sk->own_prev;
 	sk->own_next = sk->own_prev = NULL;
 	b->nowners--;
+	b->nshadow -= sk_v4_shadow(sk);
 	if (!sk_has(sk, ST_F_CONNECT_BIND))
 		b->nexplicit--;
 	uint16_t port = sk->lport;
