@@ -283,8 +283,17 @@ _Static_assert(PIPE_RING > PIPE_ALL && (PIPE_RING & (PIPE_RING - 1)) == 0, "ring
 /* cand[] value: resolve by the full probe at the last stage. */
 #define CAND_PROBE ((st_sock *)(uintptr_t)1)
 
+/* An index this small stays in the caches, where the pipeline's
+ * bookkeeping costs more than the misses it hides: one key at a time. */
+enum { PIPE_MIN_LINES = 1024 }; /* 64 KiB of index */
+
 void st_ehash_lookup_batch(const st_ehash *e, const st_pkt *const *p, size_t n, st_sock **out)
 {
+	if (e->nlines <= PIPE_MIN_LINES) {
+		for (size_t i = 0; i < n; i++)
+			out[i] = st_ehash_lookup_pkt(e, p[i]);
+		return;
+	}
 	uint64_t tags[PIPE_RING];
 	st_sock *cand[PIPE_RING];
 	size_t mask = nslots(e) - 1;
