@@ -78,8 +78,11 @@ st_sock *st_lookup_tcp(st_net *net, const st_pkt *p, st_lookup_explain *ex);
 
 /* The exact-4-tuple stage alone (established, SYN-RECV, TIME_WAIT). */
 st_sock *st_lookup_established(st_net *net, const st_pkt *p);
-/* Batched: prefetches the table lines of all n keys first, then resolves
- * them.  out[i] is the socket or NULL. */
+/* Batched: the same answers as n calls of st_lookup_established, with
+ * the memory reads of many keys in flight at once (a software pipeline:
+ * hash and prefetch the index line, then the record, then compare); over
+ * a table small enough to stay in the caches, one key at a time.  out[i]
+ * is the socket or NULL. */
 void st_lookup_established_batch(st_net *net, const st_pkt *const *p, size_t n, st_sock **out);
 
 /* UDP unicast demux. */
