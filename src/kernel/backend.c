@@ -81,7 +81,7 @@ typedef struct kr_host {
 	char name[KR_NAME_MAX + 1];
 	int nsfd;
 	int mount_slot;        /* guard slot of /run/netns/NAME, -1 if unnamed */
-	char nsname[KR_PATH_MAX];
+	char nsname[KR_PATH_MAX - (sizeof("/run/netns/") - 1)]; /* its path fits KR_PATH_MAX */
 	int nlinks;            /* ethN: next N */
 	kr_diag diag;
 	st_addr delayed[KR_MAX_LINKS]; /* this host's addresses on delayed links */
