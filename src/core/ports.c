@@ -762,8 +762,16 @@ static struct st_pset *pset_build(st_net *net, const st_hkey *aggkey)
 void tcp_port_scan_init(st_net *net, st_pscan *sc, const st_sock *s, int kind, const st_addr *a,
 			bool relax)
 {
-	memset(sc, 0, sizeof(*sc));
+	/* Field by field, not a memset: keys[] is written for the keys in
+	 * use only, and this runs once per bind(0). */
 	sc->net = net;
+	sc->nkeys = 0;
+	sc->looked = 0;
+	sc->built = false;
+	sc->held = 0;
+	sc->holders = 0;
+	for (int j = 0; j < 5; j++)
+		sc->set[j] = NULL;
 	sc->reserved = st_net_conf_c(net)->reserved_ports;
 	sc->usable = !relax && !s->dev && !sk_has(s, ST_F_HASHED) && !st_ports_reference;
 	if (!sc->usable)
