@@ -26,6 +26,8 @@
 #include "alloc.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 
 static uint64_t fail_countdown; /* 0 = disarmed; 1 = the next one fails */
 static uint64_t alloc_count;    /* attempts since the last st_alloc_fail_at */
@@ -69,6 +71,29 @@ void *st_realloc(void *p, size_t n)
 int st_alloc_attempt(void)
 {
 	return should_fail();
+}
+
+/* Tables that may grow to many megabytes (the 4-tuple index, the keyed
+ * table's slots, its object chunks) are read at random: 64-byte lines,
+ * and from 2 MiB on, 2 MiB-aligned blocks offered to the kernel for
+ * transparent huge pages, so that a read that misses the cache does not
+ * also miss the TLB.  madvise is advice: without THP nothing changes. */
+void *st_alloc_table(size_t bytes, int zero)
+{
+	enum { HUGE = 2 << 20 };
+	void *p = NULL;
+	if (should_fail())
+		return NULL;
+	size_t align = bytes >= HUGE ? HUGE : 64;
+	if (posix_memalign(&p, align, bytes ? bytes : 1) != 0)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	if (align == HUGE)
+		(void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+	if (zero)
+		memset(p, 0, bytes);
+	return p;
 }
 
 void st_free(void *p)

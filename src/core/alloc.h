@@ -22,6 +22,11 @@ void st_free(void *p);
  * exhaustive over every object a call takes, wherever it comes from. */
 int st_alloc_attempt(void);
 
+/* A block for a large table, freed with st_free: 64-byte aligned, and
+ * from 2 MiB on 2 MiB-aligned with transparent huge pages requested;
+ * zeroed when `zero`.  One allocation for the failure hook. */
+void *st_alloc_table(size_t bytes, int zero);
+
 /* Test hook: the allocation numbered `n` from now (1 = the next one) fails;
  * 0 disables.  Returns how many allocations happened since the last call. */
 uint64_t st_alloc_fail_at(uint64_t n);

@@ -31,11 +31,9 @@
 #include "net_internal.h"
 
 #include <stdlib.h>
-#include <sys/mman.h>
 
 enum { SLOTS_PER_LINE = 8, PTR_BITS = 48 };
 #define PTR_MASK ((UINT64_C(1) << PTR_BITS) - 1)
-#define HUGE_BYTES ((size_t)2 << 20)
 _Static_assert(SLOTS_PER_LINE * sizeof(st_eslot) == 64, "one slot line is one cache line");
 
 static size_t nslots(const st_ehash *e)
@@ -62,26 +60,8 @@ static inline st_eslot slot_make(uint64_t hash, const st_sock *sk)
 
 static st_eslot *alloc_slots(size_t nlines)
 {
-	size_t bytes = nlines * SLOTS_PER_LINE * sizeof(st_eslot);
-	void *p = NULL;
-	/* Failure injection sees this allocation through st_malloc first. */
-	void *probe = st_malloc(1);
-	if (!probe)
-		return NULL;
-	st_free(probe);
-	/* A large table is aligned to 2 MiB and offered to the kernel for
-	 * transparent huge pages: a lookup that misses the cache should not
-	 * miss the TLB as well (at 10M sockets the index is 128 MiB, 32,768
-	 * small pages).  Advice only: without THP nothing changes. */
-	size_t align = bytes >= HUGE_BYTES ? HUGE_BYTES : 64;
-	if (posix_memalign(&p, align, bytes) != 0)
-		return NULL;
-#ifdef MADV_HUGEPAGE
-	if (align == HUGE_BYTES)
-		(void)madvise(p, bytes, MADV_HUGEPAGE);
-#endif
-	memset(p, 0, bytes);
-	return p;
+	/* At 10M sockets the index is 128 MiB: huge pages (alloc.c). */
+	return st_alloc_table(nlines * SLOTS_PER_LINE * sizeof(st_eslot), 1);
 }
 
 int st_ehash_init(st_ehash *e, st_sipkey key)

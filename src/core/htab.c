@@ -58,7 +58,6 @@
 #include "net_internal.h"
 
 #include <stdlib.h>
-#include <sys/mman.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -71,7 +70,6 @@
 
 enum { SLOTS_PER_LINE = 4 };
 #define POOL_BIT (UINT64_C(1) << 63)
-#define HUGE_BYTES ((size_t)2 << 20)
 _Static_assert(SLOTS_PER_LINE * sizeof(st_hslot) == 64, "one slot line is one cache line");
 _Static_assert(sizeof(st_hkey) == 56, "st_hkey is hashed and compared as seven words");
 _Static_assert(sizeof(st_hnode) == 64, "a node is one cache line");
@@ -91,19 +89,7 @@ static size_t home(size_t nlines, uint64_t tag)
  * the cache should not also miss the TLB).  Advice only. */
 static st_hslot *slots_alloc(size_t nlines)
 {
-	size_t bytes = nlines * 64;
-	void *p = NULL;
-	if (st_alloc_attempt())
-		return NULL;
-	size_t align = bytes >= HUGE_BYTES ? HUGE_BYTES : 64;
-	if (posix_memalign(&p, align, bytes) != 0)
-		return NULL;
-#ifdef MADV_HUGEPAGE
-	if (align == HUGE_BYTES)
-		(void)madvise(p, bytes, MADV_HUGEPAGE);
-#endif
-	memset(p, 0, bytes);
-	return p;
+	return st_alloc_table(nlines * 64, 1);
 }
 
 int st_htab_init(st_htab *t, st_sipkey key, size_t initial)
@@ -354,25 +340,15 @@ static int chunk_new(st_hpool *p)
 {
 	size_t objs = p->next_objs;
 	size_t bytes = objs * ST_HOBJ_SIZE;
-	/* Failure injection sees this allocation through st_malloc first;
-	 * the chunk itself needs an alignment malloc does not give. */
-	void *probe = st_malloc(1);
-	if (!probe)
+	/* Not zeroed: every object is cleared when it is handed out. */
+	void **hdr = st_alloc_table(bytes, 0);
+	if (!hdr)
 		return -ENOMEM;
-	st_free(probe);
-	void *mem = NULL;
-	if (posix_memalign(&mem, bytes >= HUGE_CHUNK ? HUGE_CHUNK : 64, bytes) != 0)
-		return -ENOMEM;
-#ifdef MADV_HUGEPAGE
-	if (bytes >= HUGE_CHUNK)
-		(void)madvise(mem, bytes, MADV_HUGEPAGE);
-#endif
-	void **hdr = mem;
 	hdr[0] = p->chunks;
 	hdr[1] = (void *)(uintptr_t)bytes;
 	p->chunks = hdr;
-	p->cur = (char *)mem + ST_HOBJ_SIZE;
-	p->end = (char *)mem + bytes;
+	p->cur = (char *)hdr + ST_HOBJ_SIZE;
+	p->end = (char *)hdr + bytes;
 	POISON(p->cur, bytes - ST_HOBJ_SIZE);
 	if (p->next_objs < MAX_CHUNK_OBJS)
 		p->next_objs *= 2;
