@@ -1099,7 +1099,7 @@ int st_set_state(st_net *net, st_sock *sk, st_state state)
 	if (state == ST_CLOSE || state == ST_LISTEN || state == ST_TIME_WAIT || state >= ST_STATE_COUNT_)
 		return -EINVAL;
 	/* TIME_WAIT is left only by st_close/st_expire_timewait: its record
-	 * sits in the TIME_WAIT FIFO and no longer owns its port as a live
+	 * sits in the TIME_WAIT ring and no longer owns its port as a live
 	 * connection does. */
 	if (!sk_has(sk, ST_F_EHASHED) || sk->state == ST_TIME_WAIT || sk->state == ST_LISTEN)
 		return -EINVAL;
