@@ -54,31 +54,6 @@ enum {
 	SNAP_MAX = 64 * 1024,
 };
 
-/* ---- reading the input ---------------------------------------------- */
-
-typedef struct rd {
-	const uint8_t *p;
-	size_t n;
-} rd;
-
-static uint8_t u8(rd *r)
-{
-	if (r->n == 0)
-		return 0;
-	r->n--;
-	return *r->p++;
-}
-
-static uint16_t u16(rd *r)
-{
-	return (uint16_t)(u8(r) | (uint16_t)u8(r) << 8);
-}
-
-static uint32_t u32(rd *r)
-{
-	return (uint32_t)u16(r) | (uint32_t)u16(r) << 16;
-}
-
 /* ---- the world ------------------------------------------------------ */
 
 typedef struct fz {
@@ -120,9 +95,9 @@ static const uint16_t PORTS[] = { 0, 80, 1023, 1024, 8080, 40000, 40001, 32768, 
 				  5353, 7000 };
 static const char *const DEVS[] = { "lo", "eth0", "eth1", "veth-a", "dummy0", "x" };
 
-static st_addr pick_addr(rd *r, int *family)
+static st_addr pick_addr(fuzz_rd *r, int *family)
 {
-	uint8_t c = u8(r);
+	uint8_t c = fuzz_u8(r);
 	st_addr a;
 	int fam = ST_AF_INET;
 
@@ -139,7 +114,7 @@ static st_addr pick_addr(rd *r, int *family)
 		break;
 	default:
 		for (int i = 0; i < 16; i++)
-			a.b[i] = u8(r);
+			a.b[i] = fuzz_u8(r);
 		fam = (c & 0x80) ? ST_AF_INET : ST_AF_INET6;
 		if (fam == ST_AF_INET) {
 			memset(a.b, 0, 10);
@@ -152,20 +127,20 @@ static st_addr pick_addr(rd *r, int *family)
 	return a;
 }
 
-static uint16_t pick_port(rd *r)
+static uint16_t pick_port(fuzz_rd *r)
 {
-	uint8_t c = u8(r);
+	uint8_t c = fuzz_u8(r);
 
 	if (c < 0xf0)
 		return PORTS[c % (sizeof(PORTS) / sizeof(PORTS[0]))];
-	return u16(r);
+	return fuzz_u16(r);
 }
 
-static st_sockaddr pick_sockaddr(rd *r, int *addrlen)
+static st_sockaddr pick_sockaddr(fuzz_rd *r, int *addrlen)
 {
 	st_sockaddr sa;
 	int fam;
-	uint8_t c = u8(r);
+	uint8_t c = fuzz_u8(r);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.addr = pick_addr(r, &fam);
@@ -174,20 +149,20 @@ static st_sockaddr pick_sockaddr(rd *r, int *addrlen)
 	if ((c & 0x0f) == 0)
 		sa.family = ST_AF_UNSPEC;
 	else if ((c & 0x0f) == 1)
-		sa.family = (uint16_t)u16(r);       /* anything */
+		sa.family = (uint16_t)fuzz_u16(r);       /* anything */
 	else if ((c & 0x0f) == 2)
 		sa.family = fam == ST_AF_INET ? ST_AF_INET6 : ST_AF_INET; /* the other one */
 	if (c & 0x10)
-		sa.scope_id = u8(r) % 6;
+		sa.scope_id = fuzz_u8(r) % 6;
 	if (c & 0x20)
-		sa.flowinfo = u32(r);
+		sa.flowinfo = fuzz_u32(r);
 	*addrlen = sa.family == ST_AF_INET6 ? ST_SOCKADDR_IN6_LEN : ST_SOCKADDR_IN_LEN;
 	switch (c >> 6) {
 	case 1:
 		*addrlen = ST_SOCKADDR_IN6_LEN_RFC2133;
 		break;
 	case 2:
-		*addrlen = (int)(u8(r) % 40) - 4;  /* short, negative, long */
+		*addrlen = (int)(fuzz_u8(r) % 40) - 4;  /* short, negative, long */
 		break;
 	default:
 		break;
@@ -195,21 +170,21 @@ static st_sockaddr pick_sockaddr(rd *r, int *addrlen)
 	return sa;
 }
 
-static st_cred pick_cred(rd *r)
+static st_cred pick_cred(fuzz_rd *r)
 {
-	uint8_t c = u8(r);
+	uint8_t c = fuzz_u8(r);
 	st_cred cr = { c & 1 ? 0 : 1000 + (c >> 1 & 1), (c >> 2) & ST_CAP_ALL };
 
 	return cr;
 }
 
-static st_pkt pick_pkt(rd *r)
+static st_pkt pick_pkt(fuzz_rd *r)
 {
 	st_pkt p;
 	int fam;
 
 	memset(&p, 0, sizeof(p));
-	uint8_t c = u8(r);
+	uint8_t c = fuzz_u8(r);
 	p.proto = c & 1 ? ST_UDP : ST_TCP;
 	p.daddr = pick_addr(r, &fam);
 	p.saddr = pick_addr(r, NULL);
@@ -383,9 +358,9 @@ static void on_expired(st_sock *tw, void *ctx)
 
 /* Any record, with the net it was initialised for (net 0 for a record
  * never initialised: all zero, which every call must refuse). */
-static int sock_for(fz *f, rd *r, int *net)
+static int sock_for(fz *f, fuzz_rd *r, int *net)
 {
-	int i = u8(r) % NSOCKS;
+	int i = fuzz_u8(r) % NSOCKS;
 
 	*net = f->owner[i] >= 0 ? f->owner[i] : 0;
 	return i;
@@ -400,9 +375,9 @@ static int sock_for(fz *f, rd *r, int *net)
 
 /* Runs one operation; returns its result (negative errno = failure),
  * with *unchanged_exempt set when a failure may legitimately change state. */
-static int one(fz *f, rd *r, int *k, bool *exempt)
+static int one(fz *f, fuzz_rd *r, int *k, bool *exempt)
 {
-	uint8_t op = u8(r);
+	uint8_t op = fuzz_u8(r);
 	int i, j, rc = 0, addrlen, n = 0;
 	st_sockaddr sa, sb, out;
 	st_cred cr;
@@ -417,8 +392,8 @@ static int one(fz *f, rd *r, int *k, bool *exempt)
 	switch (op % 26) {
 	case 0:
 		f->call = "st_sock_init";
-		i = u8(r) % NSOCKS;
-		j = u8(r);
+		i = fuzz_u8(r) % NSOCKS;
+		j = fuzz_u8(r);
 		*k = j & 1;
 		/* Re-initialising a record the tables hold would be the
 		 * caller's mistake (the record is theirs); only free ones. */
@@ -438,15 +413,15 @@ static int one(fz *f, rd *r, int *k, bool *exempt)
 	case 1:
 		f->call = "st_setsockopt";
 		SOCK_FOR(f, r, k);
-		j = u8(r);
-		v = (j & 0x80) ? u32(r) : (uint32_t)(u8(r) % 4);
+		j = fuzz_u8(r);
+		v = (j & 0x80) ? fuzz_u32(r) : (uint32_t)(fuzz_u8(r) % 4);
 		cr = pick_cred(r);
 		return st_setsockopt(f->net[*k], &f->sk[i], (st_opt)(j % (ST_OPT_COUNT_ + 2)), v, &cr);
 	case 2:
 		f->call = "st_getsockopt";
 		SOCK_FOR(f, r, k);
 		v = 0xdeadbeef;
-		rc = st_getsockopt(f->net[*k], &f->sk[i], (st_opt)(u8(r) % (ST_OPT_COUNT_ + 2)), &v);
+		rc = st_getsockopt(f->net[*k], &f->sk[i], (st_opt)(fuzz_u8(r) % (ST_OPT_COUNT_ + 2)), &v);
 		if (rc != 0 && v != 0xdeadbeef)
 			die("a failed st_getsockopt wrote its out-parameter");
 		return rc;
@@ -461,12 +436,12 @@ static int one(fz *f, rd *r, int *k, bool *exempt)
 			return 0;
 		sa = pick_sockaddr(r, &addrlen);
 		cr = pick_cred(r);
-		return st_bind(f->net[*k], &f->sk[i], &sa, addrlen, &cr, (u8(r) & 1) ? &ex : NULL);
+		return st_bind(f->net[*k], &f->sk[i], &sa, addrlen, &cr, (fuzz_u8(r) & 1) ? &ex : NULL);
 	case 5:
 		f->call = "st_listen";
 		SOCK_FOR(f, r, k);
 		cr = pick_cred(r);
-		return st_listen(f->net[*k], &f->sk[i], &cr, (u8(r) & 1) ? &ex : NULL);
+		return st_listen(f->net[*k], &f->sk[i], &cr, (fuzz_u8(r) & 1) ? &ex : NULL);
 	case 6:
 	case 7:
 		f->call = "st_connect";
@@ -474,7 +449,7 @@ static int one(fz *f, rd *r, int *k, bool *exempt)
 		sa = pick_sockaddr(r, &addrlen);
 		cr = pick_cred(r);
 		*exempt = f->sk[i].proto == ST_UDP && !(f->sk[i].flags & ST_F_HASHED);
-		return st_connect(f->net[*k], &f->sk[i], &sa, addrlen, &cr, (u8(r) & 1) ? &ex : NULL);
+		return st_connect(f->net[*k], &f->sk[i], &sa, addrlen, &cr, (fuzz_u8(r) & 1) ? &ex : NULL);
 	case 8:
 		f->call = "st_disconnect";
 		SOCK_FOR(f, r, k);
@@ -490,10 +465,10 @@ static int one(fz *f, rd *r, int *k, bool *exempt)
 	case 11: {
 		f->call = "st_accept_child";
 		SOCK_FOR(f, r, k);
-		j = u8(r) % NSOCKS;
+		j = fuzz_u8(r) % NSOCKS;
 		sa = pick_sockaddr(r, &addrlen);
 		sb = pick_sockaddr(r, &addrlen);
-		uint8_t c = u8(r);
+		uint8_t c = fuzz_u8(r);
 		if (c & 1) { /* aimed at the listener: the usual case */
 			sa.addr = f->sk[i].laddr;
 			sa.port = f->sk[i].lport;
@@ -514,15 +489,15 @@ static int one(fz *f, rd *r, int *k, bool *exempt)
 		SOCK_FOR(f, r, k);
 		/* (Found here: st_set_state used to accept a TIME_WAIT
 		 * record, after which st_expire_timewait never returned.) */
-		return st_set_state(f->net[*k], &f->sk[i], (st_state)(u8(r) % 13));
+		return st_set_state(f->net[*k], &f->sk[i], (st_state)(fuzz_u8(r) % 13));
 	case 13:
 		f->call = "st_timewait";
 		SOCK_FOR(f, r, k);
-		return st_timewait(f->net[*k], &f->sk[i], u8(r) & 1);
+		return st_timewait(f->net[*k], &f->sk[i], fuzz_u8(r) & 1);
 	case 14:
 		f->call = "st_expire_timewait";
-		*k = u8(r) & 1;
-		f->now += (uint64_t)u16(r) * 10000000ull; /* up to ~11 minutes */
+		*k = fuzz_u8(r) & 1;
+		f->now += (uint64_t)fuzz_u16(r) * 10000000ull; /* up to ~11 minutes */
 		st_net_set_time(f->net[0], f->now);
 		st_net_set_time(f->net[1], f->now);
 		if (st_net_time(f->net[*k]) != f->now)
@@ -542,7 +517,7 @@ static int one(fz *f, rd *r, int *k, bool *exempt)
 		return st_unlisten(f->net[*k], &f->sk[i]);
 	case 17: {
 		f->call = "lookups";
-		*k = u8(r) & 1;
+		*k = fuzz_u8(r) & 1;
 		st_pkt p = pick_pkt(r), q = pick_pkt(r);
 		st_lookup_explain lex;
 		const st_pkt *batch[2] = { &p, &q };
@@ -565,11 +540,11 @@ static int one(fz *f, rd *r, int *k, bool *exempt)
 	}
 	case 18: {
 		f->call = "st_net_sysctl_set";
-		*k = u8(r) & 1;
-		int vals[2] = { (int)(int16_t)u16(r), (int)(int16_t)u16(r) };
+		*k = fuzz_u8(r) & 1;
+		int vals[2] = { (int)(int16_t)fuzz_u16(r), (int)(int16_t)fuzz_u16(r) };
 		int got[2] = { 77, 77 };
-		int key = u8(r) % (ST_SYSCTL_COUNT_ + 1);
-		int nv = u8(r) % 4;
+		int key = fuzz_u8(r) % (ST_SYSCTL_COUNT_ + 1);
+		int nv = fuzz_u8(r) % 4;
 		rc = st_net_sysctl_set(f->net[*k], (st_sysctl)key, vals, nv);
 		if (st_net_sysctl_get(f->net[*k], (st_sysctl)key, got, 2) != 0 && (got[0] != 77 || got[1] != 77))
 			die("a failed st_net_sysctl_get wrote its out-parameter");
@@ -584,11 +559,11 @@ static int one(fz *f, rd *r, int *k, bool *exempt)
 			"net.nope", "",
 		};
 		f->call = "st_net_sysctl_set_text";
-		*k = u8(r) & 1;
-		const char *key = keys[u8(r) % (sizeof(keys) / sizeof(keys[0]))];
-		size_t len = u8(r) % 40;
+		*k = fuzz_u8(r) & 1;
+		const char *key = keys[fuzz_u8(r) % (sizeof(keys) / sizeof(keys[0]))];
+		size_t len = fuzz_u8(r) % 40;
 		for (size_t t = 0; t < len; t++) {
-			uint8_t c = u8(r);
+			uint8_t c = fuzz_u8(r);
 			/* mostly digits, blanks, commas and dashes */
 			text[t] = (char)(c < 200 ? "0123456789 ,-4"[c % 14] : c);
 		}
@@ -596,15 +571,15 @@ static int one(fz *f, rd *r, int *k, bool *exempt)
 		rc = st_net_sysctl_set_text(f->net[*k], key, text);
 		char back[256];
 		(void)st_net_sysctl_get_text(f->net[*k], key, back, sizeof(back));
-		(void)st_net_sysctl_get_text(f->net[*k], key, back, u8(r) % 8);
+		(void)st_net_sysctl_get_text(f->net[*k], key, back, fuzz_u8(r) % 8);
 		for (int p = 0; p < 3; p++)
 			(void)st_net_port_is_reserved(f->net[*k], pick_port(r));
 		return rc;
 	}
 	case 20: {
 		f->call = "st_net_add_device";
-		*k = u8(r) & 1;
-		const char *name = DEVS[u8(r) % (sizeof(DEVS) / sizeof(DEVS[0]))];
+		*k = fuzz_u8(r) & 1;
+		const char *name = DEVS[fuzz_u8(r) % (sizeof(DEVS) / sizeof(DEVS[0]))];
 		int idx = -12345;
 		rc = st_net_add_device(f->net[*k], name, &idx);
 		if (rc != 0 && idx != -12345)
@@ -616,21 +591,21 @@ static int one(fz *f, rd *r, int *k, bool *exempt)
 	case 21:
 	case 22: {
 		f->call = op % 26 == 21 ? "st_net_add_addr" : "st_net_del_addr";
-		*k = u8(r) & 1;
-		int ifindex = u8(r) % 5;
+		*k = fuzz_u8(r) & 1;
+		int ifindex = fuzz_u8(r) % 5;
 		a = pick_addr(r, &fam);
-		int plen = u8(r) % 140 - 4;
+		int plen = fuzz_u8(r) % 140 - 4;
 		if (op % 26 == 21)
 			return st_net_add_addr(f->net[*k], ifindex, &a, fam, plen);
 		return st_net_del_addr(f->net[*k], ifindex, &a, fam, plen);
 	}
 	case 23: {
 		f->call = "routes";
-		*k = u8(r) & 1;
-		uint8_t c = u8(r);
+		*k = fuzz_u8(r) & 1;
+		uint8_t c = fuzz_u8(r);
 		a = pick_addr(r, &fam);
 		uint32_t pref = st_addr_get_v4(&a);
-		int plen = u8(r) % 36;
+		int plen = fuzz_u8(r) % 36;
 		st_route_type type = (st_route_type)(c % 4);
 		if (c & 0x10) {
 			st_route4 rt;
@@ -640,13 +615,13 @@ static int one(fz *f, rd *r, int *k, bool *exempt)
 				die("a failed st_net_route4 wrote its out-parameter");
 			st_addr src;
 			int oif;
-			(void)st_net_route6(f->net[*k], &a, u8(r) % 4, &src, &oif);
+			(void)st_net_route6(f->net[*k], &a, fuzz_u8(r) % 4, &src, &oif);
 			return 0;
 		}
 		if (c & 0x20)
 			return st_net_del_route4(f->net[*k], pref, plen, type);
-		uint32_t ps = u32(r);
-		return st_net_add_route4(f->net[*k], pref, plen, type, u8(r) % 5, (c & 0x40) ? &ps : NULL);
+		uint32_t ps = fuzz_u32(r);
+		return st_net_add_route4(f->net[*k], pref, plen, type, fuzz_u8(r) % 5, (c & 0x40) ? &ps : NULL);
 	}
 	case 24:
 		f->call = "getsockname/getpeername";
@@ -661,7 +636,7 @@ static int one(fz *f, rd *r, int *k, bool *exempt)
 	case 25:
 		/* The next call runs with its Nth allocation failing. */
 		f->call = "st_alloc_fail_at";
-		st_alloc_fail_at(1 + u8(r) % 6);
+		st_alloc_fail_at(1 + fuzz_u8(r) % 6);
 		return 0;
 	}
 	return 0;
@@ -671,7 +646,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static fz f;
 	static int trace = -1;
-	rd r = { data, size };
+	fuzz_rd r = { data, size };
 
 	if (trace < 0)
 		trace = getenv("FUZZ_API_TRACE") != NULL;
@@ -682,7 +657,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		f.owner[i] = -1;
 	st_alloc_fail_at(0);
 	for (int k = 0; k < NNETS; k++) {
-		uint64_t seed = u32(&r);
+		uint64_t seed = fuzz_u32(&r);
 		if (st_net_new(&f.net[k], seed, NULL) != 0)
 			die("st_net_new failed");
 	}

@@ -73,50 +73,27 @@ static bool run_bounded(sim_world *w, uint64_t until)
 	return true;
 }
 
-typedef struct rd {
-	const uint8_t *p;
-	size_t n;
-} rd;
-
-static uint8_t u8(rd *r)
-{
-	if (r->n == 0)
-		return 0;
-	r->n--;
-	return *r->p++;
-}
-
-static uint16_t u16(rd *r)
-{
-	return (uint16_t)(u8(r) | (uint16_t)u8(r) << 8);
-}
-
-static uint32_t u32(rd *r)
-{
-	return (uint32_t)u16(r) | (uint32_t)u16(r) << 16;
-}
-
 static const char *const ADDRS[] = { "127.0.0.1", "10.0.0.1", "10.0.0.2", "0.0.0.0", "::1", "::",
 				     "fd00::1", "fd00::2", "::ffff:127.0.0.1", "10.0.0.255",
 				     "255.255.255.255", "224.0.0.1" };
 static const uint16_t PORTS[] = { 0, 80, 53, 8080, 40000, 40001, 5000 };
 
-static st_addr addr_of(rd *r, int *family)
+static st_addr addr_of(fuzz_rd *r, int *family)
 {
 	st_addr a;
 	int fam;
 
-	if (st_addr_parse(ADDRS[u8(r) % (sizeof(ADDRS) / sizeof(ADDRS[0]))], &a, &fam) != 0)
+	if (st_addr_parse(ADDRS[fuzz_u8(r) % (sizeof(ADDRS) / sizeof(ADDRS[0]))], &a, &fam) != 0)
 		abort();
 	if (family)
 		*family = fam;
 	return a;
 }
 
-static uint16_t port_of(rd *r)
+static uint16_t port_of(fuzz_rd *r)
 {
-	uint8_t c = u8(r);
-	return c < 240 ? PORTS[c % (sizeof(PORTS) / sizeof(PORTS[0]))] : u16(r);
+	uint8_t c = fuzz_u8(r);
+	return c < 240 ? PORTS[c % (sizeof(PORTS) / sizeof(PORTS[0]))] : fuzz_u16(r);
 }
 
 static void check(sim_host *h, int step, const char *what)
@@ -131,9 +108,9 @@ static void check(sim_host *h, int step, const char *what)
 
 /* A socket of `local` the next packet is aimed at (its 4-tuple reversed),
  * or NULL. */
-static stk_sock *target(stk_stack *st, rd *r)
+static stk_sock *target(stk_stack *st, fuzz_rd *r)
 {
-	unsigned k = u8(r), n = 0;
+	unsigned k = fuzz_u8(r), n = 0;
 
 	for (stk_sock *s = st->socks; s; s = s->next)
 		n++;
@@ -146,7 +123,7 @@ static stk_sock *target(stk_stack *st, rd *r)
 	return NULL;
 }
 
-static void inject(sim_host *h, rd *r, uint8_t kind)
+static void inject(sim_host *h, fuzz_rd *r, uint8_t kind)
 {
 	stk_stack *st = sim_host_stack(h);
 	stk_pkt p;
@@ -157,7 +134,7 @@ static void inject(sim_host *h, rd *r, uint8_t kind)
 
 	memset(&p, 0, sizeof(p));
 	if ((kind & 3) == 3) { /* raw bytes */
-		size_t n = u16(r) % 1500;
+		size_t n = fuzz_u16(r) % 1500;
 		if (n > r->n)
 			n = r->n;
 		memcpy(buf, r->p, n);
@@ -167,7 +144,7 @@ static void inject(sim_host *h, rd *r, uint8_t kind)
 		return;
 	}
 	stk_sock *t = target(st, r);
-	uint8_t how = u8(r);
+	uint8_t how = fuzz_u8(r);
 	if (t && !(how & 1)) {
 		/* Aimed at a socket of the stack, from its peer. */
 		const st_sock *c = stk_core(t);
@@ -197,21 +174,21 @@ static void inject(sim_host *h, rd *r, uint8_t kind)
 	switch (kind & 3) {
 	case 0: { /* TCP */
 		p.proto = STK_IPPROTO_TCP;
-		uint8_t sel = u8(r);
+		uint8_t sel = fuzz_u8(r);
 		uint32_t rcv = t ? t->tcb.rcv_nxt : 0, snd = t ? t->tcb.snd_nxt : 0;
-		int32_t dseq = (int8_t)u8(r), dack = (int8_t)u8(r);
-		p.seq = (sel & 1) ? u32(r) : rcv + (uint32_t)dseq;
-		p.ack = (sel & 2) ? u32(r) : snd + (uint32_t)dack;
-		p.flags = u8(r);
-		p.window = (sel & 4) ? u16(r) : 65535;
+		int32_t dseq = (int8_t)fuzz_u8(r), dack = (int8_t)fuzz_u8(r);
+		p.seq = (sel & 1) ? fuzz_u32(r) : rcv + (uint32_t)dseq;
+		p.ack = (sel & 2) ? fuzz_u32(r) : snd + (uint32_t)dack;
+		p.flags = fuzz_u8(r);
+		p.window = (sel & 4) ? fuzz_u16(r) : 65535;
 		if (sel & 8)
-			p.mss = u16(r);
+			p.mss = fuzz_u16(r);
 		if (sel & 16)
-			p.wscale = u8(r) % 15;
+			p.wscale = fuzz_u8(r) % 15;
 		if (sel & 32) {
 			p.has_ts = true;
-			p.tsval = u32(r);
-			p.tsecr = u32(r);
+			p.tsval = fuzz_u32(r);
+			p.tsecr = fuzz_u32(r);
 		}
 		p.sack_ok = sel & 64;
 		break;
@@ -221,9 +198,9 @@ static void inject(sim_host *h, rd *r, uint8_t kind)
 		break;
 	case 2: { /* an ICMP error quoting one of the stack's own packets */
 		p.proto = fam == ST_AF_INET ? STK_IPPROTO_ICMP : STK_IPPROTO_ICMPV6;
-		uint8_t c = u8(r);
+		uint8_t c = fuzz_u8(r);
 		p.icmp_type = fam == ST_AF_INET ? ((c & 1) ? 3 : c) : ((c & 1) ? 1 : c);
-		p.icmp_code = (c & 2) ? (fam == ST_AF_INET ? 3 : 4) : u8(r) % 16;
+		p.icmp_code = (c & 2) ? (fam == ST_AF_INET ? 3 : 4) : fuzz_u8(r) % 16;
 		p.inner.family = p.family;
 		p.inner.proto = (c & 4) ? STK_IPPROTO_UDP : STK_IPPROTO_TCP;
 		/* our packet went from dst:dport to src:sport */
@@ -235,7 +212,7 @@ static void inject(sim_host *h, rd *r, uint8_t kind)
 	}
 	}
 	if (p.proto != STK_IPPROTO_ICMP && p.proto != STK_IPPROTO_ICMPV6) {
-		size_t n = u8(r);
+		size_t n = fuzz_u8(r);
 		n = n < 200 ? n % 8 : n * 4;
 		for (size_t i = 0; i < n && i < sizeof(payload); i++)
 			payload[i] = (uint8_t)i;
@@ -249,7 +226,7 @@ static void inject(sim_host *h, rd *r, uint8_t kind)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	rd r = { data, size };
+	fuzz_rd r = { data, size };
 	sim_world *w;
 	sim_host *lh, *ph;
 	sim_proc *p, *q;
@@ -259,7 +236,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	stk_sock *sk;
 	uint8_t rbuf[4096];
 
-	if (sim_world_new(&w, u32(&r)) != 0)
+	if (sim_world_new(&w, fuzz_u32(&r)) != 0)
 		abort();
 	if (sim_host_add(w, "local", &lh) || sim_host_add(w, "peer", &ph))
 		abort();
@@ -267,7 +244,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st_addr_parse("10.0.0.2", &a2, &fam);
 	st_addr_parse("fd00::1", &b1, &fam);
 	st_addr_parse("fd00::2", &b2, &fam);
-	if (sim_link(w, lh, &a1, ST_AF_INET, 24, ph, &a2, ST_AF_INET, 24, (uint64_t)(u8(&r) % 8) * 1000000) ||
+	if (sim_link(w, lh, &a1, ST_AF_INET, 24, ph, &a2, ST_AF_INET, 24, (uint64_t)(fuzz_u8(&r) % 8) * 1000000) ||
 	    st_net_add_addr(sim_host_net(lh), 2, &b1, ST_AF_INET6, 64) ||
 	    st_net_add_addr(sim_host_net(ph), 2, &b2, ST_AF_INET6, 64))
 		abort();
@@ -288,8 +265,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fds[i] = -1;
 
 	for (int step = 0; r.n > 0 && step < MAX_STEPS; step++) {
-		uint8_t op = u8(&r);
-		int i = u8(&r) % NFD;
+		uint8_t op = fuzz_u8(&r);
+		int i = fuzz_u8(&r) % NFD;
 		stk_sock *s = fds[i] >= 0 ? sim_fd_get(p, fds[i]) : NULL;
 		st_cred cr = sim_proc_cred(p);
 		st_sockaddr sa;
@@ -300,7 +277,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 0:
 			what = "socket";
 			if (s == NULL && sim_fd_reserve(p) == 0) {
-				uint8_t k = u8(&r);
+				uint8_t k = fuzz_u8(&r);
 				if (stk_socket(sim_host_stack(lh), (k & 1) ? ST_UDP : ST_TCP,
 					       (k & 2) ? ST_AF_INET6 : ST_AF_INET, &cr, &sk) == 0)
 					fds[i] = sim_fd_install(p, sk);
@@ -318,13 +295,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 2:
 			what = "listen";
 			if (s)
-				(void)stk_listen(s, u8(&r) % 4, &cr, NULL);
+				(void)stk_listen(s, fuzz_u8(&r) % 4, &cr, NULL);
 			break;
 		case 3:
 			what = "connect";
 			if (s) {
 				sa.addr = addr_of(&r, &fam);
-				sa.family = (u8(&r) & 7) == 0 ? ST_AF_UNSPEC : (uint16_t)fam;
+				sa.family = (fuzz_u8(&r) & 7) == 0 ? ST_AF_UNSPEC : (uint16_t)fam;
 				sa.port = port_of(&r);
 				(void)stk_connect(s, &sa, &cr, NULL);
 			}
@@ -335,7 +312,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				stk_sock *c;
 				if (stk_accept(s, &c, &sa) == 0) {
 					int fd = sim_fd_install(p, c);
-					int j = u8(&r) % NFD;
+					int j = fuzz_u8(&r) % NFD;
 					if (fds[j] >= 0)
 						sim_fd_close(p, fds[j]);
 					fds[j] = fd;
@@ -345,7 +322,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 5:
 			what = "send";
 			if (s) {
-				size_t n = u8(&r) * 16u;
+				size_t n = fuzz_u8(&r) * 16u;
 				memset(rbuf, 'x', sizeof(rbuf));
 				(void)stk_send(s, rbuf, n < sizeof(rbuf) ? n : sizeof(rbuf));
 			}
@@ -354,13 +331,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			what = "recv";
 			size_t n;
 			if (s)
-				(void)stk_recv(s, rbuf, u8(&r) & 1 ? sizeof(rbuf) : 3, &n, &sa);
+				(void)stk_recv(s, rbuf, fuzz_u8(&r) & 1 ? sizeof(rbuf) : 3, &n, &sa);
 			break;
 		}
 		case 7:
 			what = "shutdown";
 			if (s)
-				(void)stk_shutdown(s, (stk_shut)(1 + u8(&r) % 3));
+				(void)stk_shutdown(s, (stk_shut)(1 + fuzz_u8(&r) % 3));
 			break;
 		case 8:
 			what = "close";
@@ -372,8 +349,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 9:
 			what = "setsockopt";
 			if (s) {
-				stk_optval v = { u8(&r) % 3, u8(&r) % 3 };
-				(void)stk_setsockopt(s, (stk_opt)(u8(&r) % 11), &v, &cr);
+				stk_optval v = { fuzz_u8(&r) % 3, fuzz_u8(&r) % 3 };
+				(void)stk_setsockopt(s, (stk_opt)(fuzz_u8(&r) % 11), &v, &cr);
 			}
 			break;
 		case 10:
@@ -381,12 +358,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 12:
 		case 13:
 			what = "packet";
-			inject(lh, &r, u8(&r));
+			inject(lh, &r, fuzz_u8(&r));
 			break;
 		case 14:
 			what = "time";
 			/* up to ~200 s; the settle below stops a storm */
-			if (!run_bounded(w, sim_now(w) + (uint64_t)u16(&r) * 3000000ull))
+			if (!run_bounded(w, sim_now(w) + (uint64_t)fuzz_u16(&r) * 3000000ull))
 				r.n = 0;
 			break;
 		case 15:
