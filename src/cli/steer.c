@@ -235,18 +235,9 @@ static void w_destroy(sc_backend *b)
 	free(b);
 }
 
-static const sc_backend_ops kernel_side = {
-	.name = "kernel", .host = w_host, .addr = w_addr, .link = w_link, .sysctl = w_sysctl,
-	.proc = w_proc, .socket = w_socket, .setsockopt = w_setsockopt, .getsockopt = w_getsockopt,
-	.bind = w_bind, .listen = w_listen, .connect = w_connect, .accept = w_accept,
-	.send = w_send, .sendto = w_sendto, .recv = w_recv, .recvfrom = w_recvfrom,
-	.getsockname = w_getsockname, .getpeername = w_getpeername, .shutdown = w_shutdown,
-	.close = w_close, .fork = w_fork, .sendfd = w_sendfd, .exit = w_exit, .sleep = w_sleep,
-	.ls = w_ls, .destroy = w_destroy, .nofile = w_nofile,
-};
-
-static const sc_backend_ops model_side = {
-	.name = "model", .host = w_host, .addr = w_addr, .link = w_link, .sysctl = w_sysctl,
+/* Both sides wrap the same way; the name is the side's (sc_steer_wrap). */
+static const sc_backend_ops wrapped_ops = {
+	.host = w_host, .addr = w_addr, .link = w_link, .sysctl = w_sysctl,
 	.proc = w_proc, .socket = w_socket, .setsockopt = w_setsockopt, .getsockopt = w_getsockopt,
 	.bind = w_bind, .listen = w_listen, .connect = w_connect, .accept = w_accept,
 	.send = w_send, .sendto = w_sendto, .recv = w_recv, .recvfrom = w_recvfrom,
@@ -265,7 +256,8 @@ sc_backend *sc_steer_wrap(sc_backend *in, bool kernel, sc_steer *ctx)
 	if (!s)
 		return NULL;
 	sc_backend_ops *ops = (sc_backend_ops *)(s + 1);
-	*ops = kernel ? kernel_side : model_side;
+	*ops = wrapped_ops;
+	ops->name = kernel ? "kernel" : "model";
 	if (!in->ops->nofile)
 		ops->nofile = NULL;
 	s->base.ops = ops;
