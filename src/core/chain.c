@@ -124,7 +124,7 @@ static void class_set_head(struct st_class *cl, st_sock *sk)
 {
 	cl->head = sk;
 	cl->head_pos = sk ? sk->x->chain_pos : 0;
-	cl->head_rpg = sk && sk_has(sk, ST_F_REUSEPORT) ? sk->x->rp_group : NULL;
+	cl->head_rpg = sk ? sk_lookup_group(sk) : NULL;
 }
 
 void chain_note_head(st_net *net, st_sock *sk)

@@ -225,7 +225,7 @@ static int check_chain(const struct st_chain *c, size_t *parked, char *buf, size
 			if (s->x->ch_prev != prev || (prev && prev->x->chain_pos >= s->x->chain_pos))
 				return fail(buf, len, "chain class out of order", port);
 			if (!prev && (cl->head_pos != s->x->chain_pos ||
-				      cl->head_rpg != (sk_has(s, ST_F_REUSEPORT) ? s->x->rp_group : NULL)))
+				      cl->head_rpg != sk_lookup_group(s)))
 				return fail(buf, len, "chain class head cache stale", port);
 			if (s->proto == ST_TCP && s->state != ST_LISTEN)
 				return fail(buf, len, "non-listener in a TCP chain", port);
@@ -273,9 +273,7 @@ int st_net_check(const st_net *net, char *buf, size_t len)
 				if (sk_rpg(o) && (sk_rpi(o) >= sk_rpg(o)->n ||
 						  sk_rpg(o)->m[sk_rpi(o)] != o))
 					return fail(buf, len, "reuseport index wrong", n->key.port);
-				bool needs_x = sk_has(o, ST_F_LHASHED) || o->proto == ST_UDP ||
-					       sk_rpg(o) != NULL;
-				if ((o->x != NULL) != needs_x)
+				if ((o->x != NULL) != sk_needs_linkage(o))
 					return fail(buf, len, o->x ? "linkage kept by a socket in no chain"
 								   : "chained socket without linkage",
 						    n->key.port);
@@ -369,7 +367,7 @@ int st_net_check(const st_net *net, char *buf, size_t len)
 	}
 	if (net->tw_head < net->tw_tail && !net->tw_ring[net->tw_head & (net->tw_cap - 1)])
 		return fail(buf, len, "TIME_WAIT ring head is a hole", 0);
-	if (in_ring != net->tw_count || in_ring != tw_owners)
+	if (in_ring != tw_owners)
 		return fail(buf, len, "TIME_WAIT ring count wrong", 0);
 	return 0;
 }

@@ -273,6 +273,19 @@ static inline uint32_t sk_rpi(const st_sock *sk)
 {
 	return sk->x ? sk->x->rp_index : 0;
 }
+/* Does sk use its linkage: in a chain, a UDP owner (primary chain), or a
+ * group member?  (The invariant of st_sock.x: x != NULL exactly then.) */
+static inline bool sk_needs_linkage(const st_sock *sk)
+{
+	return (sk->flags & ST_F_LHASHED) || sk_rpg(sk) ||
+	       (sk->proto == ST_UDP && (sk->flags & ST_F_HASHED));
+}
+/* The group a lookup consults when sk heads its chain class: its group,
+ * if it has SO_REUSEPORT set (st_class.head_rpg). */
+static inline struct st_rpgroup *sk_lookup_group(const st_sock *sk)
+{
+	return (sk->flags & ST_F_REUSEPORT) ? sk_rpg(sk) : NULL;
+}
 
 /* sockx.c: the linkage's life.  sockx_prepare reserves one for sk if it
  * has none (*out NULL if it has; 0 or -ENOMEM); sockx_abort returns what
@@ -356,7 +369,6 @@ struct st_net {
 	st_sock **tw_ring;
 	uint64_t tw_head, tw_tail;
 	uint32_t tw_cap;
-	size_t tw_count;
 	size_t nhashed;
 	/* port bitmaps per protocol (index 0 TCP, 1 UDP): a port is "taken"
 	 * when a bucket exists and "conly" when that bucket is connect-only. */

@@ -77,8 +77,7 @@ void sockx_attach(st_sock *sk, struct st_sockx *x)
 void sockx_put(st_net *net, st_sock *sk)
 {
 	struct st_sockx *x = sk->x;
-	if (!x || sk_has(sk, ST_F_LHASHED) || x->rp_group ||
-	    (sk->proto == ST_UDP && sk_has(sk, ST_F_HASHED)))
+	if (!x || sk_needs_linkage(sk))
 		return;
 	sk->x = NULL;
 	push_free(net, x);

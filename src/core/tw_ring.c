@@ -48,7 +48,6 @@ void tw_ring_push(st_net *net, st_sock *sk)
 	uint64_t i = net->tw_tail++;
 	net->tw_ring[i & (net->tw_cap - 1)] = sk;
 	sk->tw_slot = (uint32_t)i;
-	net->tw_count++;
 }
 
 /* Move the head past holes, so that it always names a record. */
@@ -70,7 +69,6 @@ void tw_ring_remove(st_net *net, st_sock *sk)
 	if (i >= net->tw_tail || net->tw_ring[i & (net->tw_cap - 1)] != sk)
 		return;
 	net->tw_ring[i & (net->tw_cap - 1)] = NULL;
-	net->tw_count--;
 	skip_holes(net);
 }
 
@@ -85,5 +83,4 @@ void tw_ring_free(st_net *net)
 	net->tw_ring = NULL;
 	net->tw_cap = 0;
 	net->tw_head = net->tw_tail = 0;
-	net->tw_count = 0;
 }
