@@ -80,15 +80,14 @@ int st_alloc_attempt(void)
  * also miss the TLB.  madvise is advice: without THP nothing changes. */
 void *st_alloc_table(size_t bytes, int zero)
 {
-	enum { HUGE = 2 << 20 };
 	void *p = NULL;
 	if (should_fail())
 		return NULL;
-	size_t align = bytes >= HUGE ? HUGE : 64;
+	size_t align = bytes >= ST_HUGE_PAGE ? ST_HUGE_PAGE : 64;
 	if (posix_memalign(&p, align, bytes ? bytes : 1) != 0)
 		return NULL;
 #ifdef MADV_HUGEPAGE
-	if (align == HUGE)
+	if (align == ST_HUGE_PAGE)
 		(void)madvise(p, bytes, MADV_HUGEPAGE);
 #endif
 	if (zero)

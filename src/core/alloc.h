@@ -23,8 +23,9 @@ void st_free(void *p);
 int st_alloc_attempt(void);
 
 /* A block for a large table, freed with st_free: 64-byte aligned, and
- * from 2 MiB on 2 MiB-aligned with transparent huge pages requested;
- * zeroed when `zero`.  One allocation for the failure hook. */
+ * from ST_HUGE_PAGE on aligned to it with transparent huge pages
+ * requested; zeroed when `zero`.  One allocation for the failure hook. */
+#define ST_HUGE_PAGE ((size_t)2 << 20)
 void *st_alloc_table(size_t bytes, int zero);
 
 /* Test hook: the allocation numbered `n` from now (1 = the next one) fails;

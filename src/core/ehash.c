@@ -252,12 +252,9 @@ st_sock *st_ehash_lookup_pkt(const st_ehash *e, const st_pkt *p)
  * st_ehash_lookup_pkt's.
  */
 #ifndef PIPE_D
-#define PIPE_D 12 /* keys between stages 1 and 2; -DPIPE_D=... tunes it */
+#define PIPE_D 12 /* keys between stages; -DPIPE_D=... tunes it for another memory */
 #endif
-#ifndef PIPE_D2
-#define PIPE_D2 PIPE_D /* keys between stages 2 and 3 */
-#endif
-#define PIPE_ALL (PIPE_D + PIPE_D2)
+#define PIPE_ALL (2 * PIPE_D)
 enum { PIPE_RING = PIPE_ALL < 64 ? 64 : PIPE_ALL < 128 ? 128 : 256 };
 _Static_assert(PIPE_RING > PIPE_ALL && (PIPE_RING & (PIPE_RING - 1)) == 0, "ring size");
 /* cand[] value: resolve by the full probe at the last stage. */

@@ -333,8 +333,7 @@ void st_htab_clear(st_htab *t, void (*fn)(st_hnode *n, void *ctx), void *ctx)
  * table work (docs/performance.md, bind0-exhaust).  The header -- the
  * chunk list link and the chunk's size -- sits in the first object slot,
  * so that a huge chunk is exactly one huge page. */
-#define HUGE_CHUNK ((size_t)2 << 20)
-enum { MAX_CHUNK_OBJS = HUGE_CHUNK / ST_HOBJ_SIZE };
+enum { MAX_CHUNK_OBJS = ST_HUGE_PAGE / ST_HOBJ_SIZE };
 
 static int chunk_new(st_hpool *p)
 {
